@@ -1,0 +1,150 @@
+"""Tracks and datasets: the index of audio files with labels that every protocol splits.
+
+A dataset module knows its on-disk layout and builds a `Dataset`; everything
+after that (protocols, systems, metrics) sees only `Track`s and label names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Mapping, Sequence
+
+import numpy as np
+
+Task = Literal["single-label", "multi-label"]
+
+
+class DatasetError(Exception):
+    """A dataset cannot be found or built; the message says where and how to fix it."""
+
+
+class AudioError(Exception):
+    """A track's audio cannot be read or decoded."""
+
+
+@dataclass(frozen=True)
+class Track:
+    """One audio file and its labels.
+
+    `labels` holds one class name for single-label tasks and any number of tag
+    names for multi-label tasks. Tracks sharing a `group` (excerpts of one work,
+    one artist) are never split across train and test by a protocol.
+    """
+
+    id: str
+    path: Path
+    labels: tuple[str, ...]
+    group: str | None = None
+    meta: Mapping[str, object] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass
+class ValidationReport:
+    """What `Dataset.validate` found: readable tracks and the problems of the others."""
+
+    dataset: str
+    n_tracks: int
+    problems: dict[str, str] = field(default_factory=dict)  # track id -> reason
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        head = f"{self.dataset}: {self.n_tracks - len(self.problems)}/{self.n_tracks} tracks usable"
+        lines = [head] + [f"  skipped {tid}: {why}" for tid, why in sorted(self.problems.items())]
+        return "\n".join(lines)
+
+
+class Dataset:
+    """An index of tracks for one task, plus audio loading and validation.
+
+    Subclasses set `name`, `task`, `classes`, `tracks` and `sample_rate` in their
+    constructor (or pass them here) and may override `load_audio`/`validate`.
+    """
+
+    name: str = "dataset"
+    needs_root: bool = False  # True for datasets read from the user's copy under <data root>/<name>
+
+    def __init__(
+        self,
+        tracks: Sequence[Track],
+        classes: Sequence[str],
+        task: Task,
+        sample_rate: int,
+        name: str | None = None,
+        params: Mapping[str, object] | None = None,
+    ):
+        if name is not None:
+            self.name = name
+        self.tracks = tuple(tracks)
+        self.classes = tuple(classes)
+        self.task = task
+        self.sample_rate = int(sample_rate)
+        self.params = dict(params or {})
+        ids = [t.id for t in self.tracks]
+        if len(set(ids)) != len(ids):
+            raise DatasetError(f"dataset {self.name!r} has duplicate track ids")
+        self._by_id = {t.id: t for t in self.tracks}
+        unknown = {lab for t in self.tracks for lab in t.labels} - set(self.classes)
+        if unknown:
+            raise DatasetError(f"dataset {self.name!r}: labels {sorted(unknown)} are not among its classes")
+
+    def __len__(self) -> int:
+        return len(self.tracks)
+
+    def __getitem__(self, track_id: str) -> Track:
+        return self._by_id[track_id]
+
+    def subset(self, ids: Sequence[str]) -> list[Track]:
+        return [self._by_id[i] for i in ids]
+
+    def targets(self, tracks: Sequence[Track]) -> np.ndarray:
+        """Class indices (n,) for single-label tasks, a 0/1 matrix (n, C) for multi-label ones."""
+        index = {c: i for i, c in enumerate(self.classes)}
+        if self.task == "single-label":
+            return np.array([index[t.labels[0]] for t in tracks], dtype=np.int64)
+        y = np.zeros((len(tracks), len(self.classes)), dtype=np.float32)
+        for row, t in enumerate(tracks):
+            y[row, [index[lab] for lab in t.labels]] = 1.0
+        return y
+
+    def load_audio(self, track: Track, sample_rate: int) -> np.ndarray:
+        """Mono float32 audio of `track` at `sample_rate`; raises AudioError when unreadable."""
+        from mirbench.audio import load_audio
+
+        return load_audio(track.path, sample_rate)
+
+    def validate(self) -> ValidationReport:
+        """Check that every track's file exists and its audio header can be read."""
+        from mirbench.audio import probe
+
+        report = ValidationReport(self.name, len(self.tracks))
+        for t in self.tracks:
+            try:
+                probe(t.path)
+            except AudioError as exc:
+                report.problems[t.id] = str(exc)
+        return report
+
+    def fingerprint(self) -> str:
+        """A hash of the index (ids, labels, groups, file names): identifies the track set in results."""
+        h = hashlib.sha256()
+        h.update(json.dumps([self.name, self.task, list(self.classes)]).encode())
+        for t in self.tracks:
+            h.update(json.dumps([t.id, list(t.labels), t.group, Path(t.path).name]).encode())
+        return h.hexdigest()[:16]
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "params": self.params,
+            "task": self.task,
+            "classes": list(self.classes),
+            "n_tracks": len(self.tracks),
+            "sample_rate": self.sample_rate,
+            "fingerprint": self.fingerprint(),
+        }

@@ -1,0 +1,126 @@
+"""Log-compressed mel spectrograms (Dieleman & Schrauwen 2014), and the mel/dB helpers MFCC shares.
+
+The mel spectrogram is `librosa.feature.melspectrogram(power=power)`: the
+|STFT| ** power projected on `librosa.filters.mel` (Slaney scale and area
+normalisation, librosa's defaults). The default `power=1.0` (magnitude) with
+`log(1 + C * mel)`, C = 10000, follows the paper; `compression="db"` gives
+`librosa.amplitude_to_db` (power 1) or `librosa.power_to_db` (power 2) with
+ref=1 and librosa's `top_db` floor, applied per track.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from mirbench.frontends.base import Frontend, frame_mask
+from mirbench.frontends.stft import n_stft_frames, stft_magnitude, window_array
+
+COMPRESSIONS = ("log1p", "db")
+AMIN_POWER = 1e-10  # librosa.power_to_db's amin (amplitude_to_db's 1e-5, squared)
+
+
+def mel_basis_array(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> np.ndarray:
+    """librosa's mel filterbank transposed to (n_fft // 2 + 1, n_mels), for `spec @ basis`."""
+    import librosa
+
+    return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax).T
+
+
+def power_to_db(
+    power: torch.Tensor, top_db: float | None, mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """`librosa.power_to_db(ref=1.0, amin=1e-10, top_db=top_db)` of (B, frames, dims), per row.
+
+    The floor `peak - top_db` uses each row's peak over its valid frames (`mask`).
+    """
+    db = 10.0 * torch.log10(torch.clamp(power, min=AMIN_POWER))
+    if top_db is None:
+        return db
+    valid = db if mask is None else db.masked_fill(~mask[:, :, None], float("-inf"))
+    peak = valid.amax(dim=(1, 2), keepdim=True)
+    return torch.maximum(db, peak - float(top_db))
+
+
+class LogMel(Frontend):
+    """Mel spectrogram frames with log compression, n_mels dims."""
+
+    name = "logmel"
+    version = 1
+
+    def __init__(
+        self,
+        sample_rate: int = 22050,
+        n_fft: int = 1024,
+        hop_length: int = 512,
+        n_mels: int = 128,
+        fmin: float = 0.0,
+        fmax: float | None = None,
+        power: float = 1.0,
+        compression: str = "log1p",
+        C: float = 10000.0,
+        top_db: float | None = 80.0,
+    ):
+        if compression not in COMPRESSIONS:
+            raise ValueError(f"LogMel compression must be one of {COMPRESSIONS}, got {compression!r}")
+        if float(power) not in (1.0, 2.0):
+            raise ValueError(f"LogMel power must be 1.0 (magnitude) or 2.0 (power), got {power!r}")
+        self.sample_rate = int(sample_rate)
+        self.n_fft = int(n_fft)
+        self.hop_length = int(hop_length)
+        self.n_mels = int(n_mels)
+        self.fmin = float(fmin)
+        self.fmax = None if fmax is None else float(fmax)
+        self.power = float(power)
+        self.compression = str(compression)
+        self.C = float(C)
+        self.top_db = None if top_db is None else float(top_db)
+
+    @property
+    def n_dims(self) -> int:
+        return self.n_mels
+
+    def n_frames(self, n_samples: int) -> int:
+        return n_stft_frames(n_samples, self.n_fft, self.hop_length, center=True)
+
+    def mel(self, audio: torch.Tensor) -> torch.Tensor:
+        """The uncompressed mel spectrogram (B, frames, n_mels)."""
+        window = self._buffer("window", audio.device, lambda: window_array("hann", self.n_fft))
+        basis = self._buffer(
+            "mel",
+            audio.device,
+            lambda: mel_basis_array(self.sample_rate, self.n_fft, self.n_mels, self.fmin, self.fmax),
+        )
+        spec = stft_magnitude(audio, self.n_fft, self.hop_length, window, center=True)
+        if self.power == 2.0:
+            spec = spec.square()
+        return spec @ basis
+
+    def forward(self, audio: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        mel = self.mel(audio)
+        if self.compression == "log1p":
+            return torch.log1p(self.C * mel)
+        as_power = mel.square() if self.power == 1.0 else mel
+        mask = frame_mask(self, mel.shape[1], lengths, mel.device)
+        return power_to_db(as_power, self.top_db, mask)
+
+    def reference(self, audio: np.ndarray) -> np.ndarray:
+        import librosa
+
+        mel = librosa.feature.melspectrogram(
+            y=np.asarray(audio, dtype=np.float32),
+            sr=self.sample_rate,
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+            n_mels=self.n_mels,
+            fmin=self.fmin,
+            fmax=self.fmax,
+            power=self.power,
+        )
+        if self.compression == "log1p":
+            out = np.log1p(self.C * mel)
+        elif self.power == 1.0:
+            out = librosa.amplitude_to_db(mel, ref=1.0, top_db=self.top_db)
+        else:
+            out = librosa.power_to_db(mel, ref=1.0, top_db=self.top_db)
+        return out.T.astype(np.float32)

@@ -1,0 +1,104 @@
+"""One lazy registry per kind of component: names map to "module:attr", imported on first use.
+
+In-tree components are listed once here; out-of-tree systems arrive through the
+`mirbench.systems` entry-point group, so a contributor's package plugs in
+without editing mirbench.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+
+class RegistryError(LookupError):
+    """An unknown name; the message suggests the nearest known one."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    target: str  # "module:attr"
+    origin: str  # "mirbench" or the distribution that provides it
+
+
+class Registry:
+    """Names of one kind of component, resolved lazily to the objects they point at."""
+
+    def __init__(self, kind: str, builtin: dict[str, str], entry_point_group: str | None = None):
+        self.kind = kind
+        self._builtin = builtin
+        self._group = entry_point_group
+        self._extra: dict[str, Entry] = {}
+
+    def register(self, name: str, target: str, origin: str = "runtime") -> None:
+        """Add a component at run time (tests, notebooks)."""
+        self._extra[name] = Entry(name, target, origin)
+
+    def entries(self) -> dict[str, Entry]:
+        found = {n: Entry(n, t, "mirbench") for n, t in self._builtin.items()}
+        if self._group:
+            for ep in entry_points(group=self._group):
+                dist = ep.dist.name if ep.dist is not None else "entry point"
+                found.setdefault(ep.name, Entry(ep.name, ep.value, dist))
+        found.update(self._extra)
+        return dict(sorted(found.items()))
+
+    def names(self) -> list[str]:
+        return list(self.entries())
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.entries()
+
+    def suggest(self, name: str) -> str:
+        close = difflib.get_close_matches(name, self.names(), n=1, cutoff=0.6)
+        return f" — did you mean {close[0]!r}?" if close else f" (known: {', '.join(self.names())})"
+
+    def get(self, name: str) -> Any:
+        entries = self.entries()
+        if name not in entries:
+            raise RegistryError(f"unknown {self.kind} {name!r}{self.suggest(name)}")
+        module, _, attr = entries[name].target.partition(":")
+        obj = importlib.import_module(module)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+
+systems = Registry(
+    "system",
+    {
+        "mfcc": "baselines.mfcc:MFCCBaseline",
+        "pmsc": "baselines.pmsc:PMSCBaseline",
+    },
+    entry_point_group="mirbench.systems",
+)
+
+datasets = Registry(
+    "dataset",
+    {
+        "corpus": "mirbench.datasets.corpus:CorpusDataset",
+        "synthetic": "mirbench.testing:SyntheticDataset",
+    },
+)
+
+protocols = Registry(
+    "protocol",
+    {
+        "stratified-kfold": "mirbench.protocols:StratifiedGroupKFold",
+        "fixed-split": "mirbench.protocols:FixedSplit",
+    },
+)
+
+frontends = Registry(
+    "frontend",
+    {
+        "stft": "mirbench.frontends:STFTMagnitude",
+        "logmel": "mirbench.frontends:LogMel",
+        "mfcc": "mirbench.frontends:MFCC",
+        "waveform": "mirbench.frontends:Waveform",
+    },
+)
