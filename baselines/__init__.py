@@ -1,0 +1,1 @@
+"""The reference systems: hand-crafted baselines and the reproduced papers' models."""

@@ -1,0 +1,201 @@
+"""The `mirbench` command: list, validate, run, report, check-system.
+
+Known mistakes (a bad suite, a missing dataset, an unknown name) print one
+clear `error:` line and exit 2; only a bug in mirbench shows a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from mirbench import __version__
+
+EXIT_USAGE = 2
+EXIT_FAILED_TRIALS = 1
+EXIT_INTERRUPTED = 130
+
+
+def suite_path(ref: str) -> Path:
+    """A suite given as a path, or as a bare name found in ./suites/."""
+    path = Path(ref)
+    if path.exists() or path.suffix == ".toml":
+        return path
+    return Path("suites") / f"{ref}.toml"
+
+
+def known_errors() -> tuple[type[Exception], ...]:
+    from mirbench.dataset import DatasetError
+    from mirbench.registry import RegistryError
+    from mirbench.suite import SuiteError
+
+    return (SuiteError, DatasetError, RegistryError, FileNotFoundError)
+
+
+def cmd_list(args) -> int:
+    from mirbench import registry
+    from mirbench.metrics import METRICS
+
+    if args.what == "suites":
+        for path in sorted(Path(args.suites_dir).glob("*.toml")):
+            print(path)
+        return 0
+    if args.what == "metrics":
+        for name in METRICS:
+            print(name)
+        return 0
+    reg = getattr(registry, args.what)
+    width = max((len(n) for n in reg.names()), default=0)
+    for name, entry in reg.entries().items():
+        print(f"{name:<{width}}  {entry.target}  [{entry.origin}]")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from mirbench.suite import load_suite
+    from mirbench.suite.checks import check_data_root
+
+    status = 0
+    for ref in args.suites:
+        try:
+            suite = load_suite(suite_path(ref))
+            check_data_root(suite, args.data_root)
+        except known_errors() as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = EXIT_USAGE
+            continue
+        print(f"{suite.path}: ok — {len(suite.variants)} variant(s) x seeds {suite.seeds} on {suite.dataset['name']}")
+    return status
+
+
+def cmd_run(args) -> int:
+    from mirbench.report import write_report
+    from mirbench.runner import RunOptions, run_suite
+    from mirbench.suite import load_suite
+    from mirbench.suite.checks import check_data_root
+    from mirbench.system import resolve_device
+
+    try:
+        resolve_device(args.device)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.workers < 1:
+        print(f"error: --workers must be at least 1, got {args.workers}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.cache_dir:
+        os.environ["MIRBENCH_CACHE"] = str(Path(args.cache_dir).resolve())  # dataset builds and features alike
+    options = RunOptions(
+        quick=args.quick,
+        device=args.device,
+        workers=args.workers,
+        results=args.results,
+        data_root=args.data_root,
+        retry_failed=not args.keep_failed,
+        progress=not args.no_progress,
+    )
+    try:
+        suite = load_suite(suite_path(args.suite))
+        check_data_root(suite, args.data_root)
+        summary = run_suite(suite, options)
+    except known_errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished trials are saved; run the same command again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(
+        f"{summary.planned} trials: {summary.skipped_done} already done, {summary.ok} ran ok, "
+        f"{len(summary.failed)} failed; results in {summary.results}"
+    )
+    if summary.unusable_tracks:
+        print(f"{len(summary.unusable_tracks)} track(s) skipped as unreadable (listed in the report)")
+    for line in summary.failed:
+        print(f"  failed: {line}", file=sys.stderr)
+    for path in write_report(summary.results, args.reports):
+        print(f"wrote {path}")
+    return EXIT_FAILED_TRIALS if summary.failed else 0
+
+
+def cmd_report(args) -> int:
+    from mirbench.report import write_report
+
+    try:
+        paths = write_report(args.results_dir, args.reports)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_check_system(args) -> int:
+    from mirbench.registry import RegistryError, systems
+    from mirbench.testing import ConformanceError, check_system
+
+    try:
+        factory = systems.get(args.name)
+        passed = check_system(factory)
+    except RegistryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ConformanceError as exc:
+        print(f"FAIL {args.name}: {exc}", file=sys.stderr)
+        return EXIT_FAILED_TRIALS
+    for line in passed:
+        print(f"ok   {line}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mirbench", description="Benchmark harness for music classification and tagging.")
+    p.add_argument("--version", action="version", version=f"mirbench {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    lst = sub.add_parser("list", help="list registered components or suite files")
+    lst.add_argument("what", choices=["systems", "datasets", "protocols", "frontends", "metrics", "suites"])
+    lst.add_argument("--suites-dir", default="suites")
+    lst.set_defaults(func=cmd_list)
+
+    val = sub.add_parser("validate", help="check suite files without running them")
+    val.add_argument("suites", nargs="+", metavar="SUITE")
+    val.add_argument("--data-root", help="root of the real datasets (default: $MIRBENCH_DATA)")
+    val.set_defaults(func=cmd_validate)
+
+    run = sub.add_parser("run", help="run a suite's missing trials, then write its report")
+    run.add_argument("suite", metavar="SUITE", help="a suite file, or a name in ./suites")
+    run.add_argument("--quick", action="store_true", help="few tracks, folds and epochs (for CI and smoke tests)")
+    run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    run.add_argument("--workers", type=int, default=1, help="trials run in parallel processes (default 1)")
+    run.add_argument("--results", type=Path, help="results directory (default results/<suite>[-quick])")
+    run.add_argument("--data-root", help="root of the real datasets (default: $MIRBENCH_DATA)")
+    run.add_argument("--cache-dir", help="feature and dataset cache (default: $MIRBENCH_CACHE or the user cache dir)")
+    run.add_argument("--reports", default="reports", help="where the report goes (default reports/)")
+    run.add_argument("--keep-failed", action="store_true", help="do not retry trials recorded as failed")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.set_defaults(func=cmd_run)
+
+    rep = sub.add_parser("report", help="regenerate a report from a results directory alone")
+    rep.add_argument("results_dir", metavar="RESULTS_DIR")
+    rep.add_argument("--reports", default="reports", help="output directory (default reports/)")
+    rep.set_defaults(func=cmd_report)
+
+    chk = sub.add_parser("check-system", help="run the system contract on a registered system")
+    chk.add_argument("name")
+    chk.set_defaults(func=cmd_check_system)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

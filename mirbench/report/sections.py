@@ -1,0 +1,119 @@
+"""The parts of a report around the main table: failures, skipped tracks, timings, provenance."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from tabulate import tabulate
+
+from mirbench.metrics import summarise
+from mirbench.report.table import variant_name, varying_params
+
+
+def describe_params(params: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in params.items()) or "defaults"
+
+
+def setup(suite: dict, records: list[dict]) -> str:
+    ok = [r for r in records if r.get("status") == "ok"]
+    ds = ok[0]["dataset"] if ok else {}
+    proto = {k: v for k, v in suite["protocol"].items() if k != "name"}
+    folds = sorted({r["fold"]["index"] for r in ok})
+    seeds = sorted({r["seed"] for r in ok})
+    lines = [
+        f"- **Dataset**: {suite['dataset']['name']} ({describe_params({k: v for k, v in suite['dataset'].items() if k != 'name'})}); "
+        f"{ds.get('task', '?')}, {ds.get('n_tracks', '?')} tracks, {len(ds.get('classes', []))} classes, "
+        f"fingerprint `{ds.get('fingerprint', '?')}`",
+        f"- **Protocol**: {suite['protocol']['name']} ({describe_params(proto)}); folds run: {len(folds)}; seeds: {seeds}",
+        f"- **Mode**: {'quick (subset of tracks, folds and epochs: not comparable with published numbers)' if suite.get('quick') else 'full'}",
+    ]
+    if ok:
+        sizes = Counter((r["fold"].get("train"), r["fold"].get("valid"), r["fold"].get("test")) for r in ok)
+        (tr, va, te), _ = sizes.most_common(1)[0]
+        lines.append(f"- **Split sizes** (train/valid/test, typical fold): {tr}/{va}/{te}")
+    return "\n".join(lines)
+
+
+def failures(records: list[dict]) -> str:
+    failed = [r for r in records if r.get("status") != "ok"]
+    if not failed:
+        return ""
+    rows = [[r["trial_id"], r["error"]["type"], first_line(r["error"]["message"])] for r in failed]
+    return "## Failed trials\n\n" + tabulate(rows, ["trial", "error", "reason"], tablefmt="github") + "\n"
+
+
+def first_line(text: str, limit: int = 160) -> str:
+    line = (text or "").strip().splitlines()[0] if text and text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def skipped(records: list[dict]) -> str:
+    reasons = {}
+    for r in records:
+        for s in r.get("skipped", []):
+            reasons[s["id"]] = s["reason"]
+    if not reasons:
+        return "**Skipped tracks**: none (every track's audio was readable).\n"
+    rows = [[tid, first_line(why)] for tid, why in sorted(reasons.items())]
+    return (
+        f"## Skipped tracks\n\n{len(reasons)} track(s) could not be read and were left out of every fold:\n\n"
+        + tabulate(rows, ["track", "reason"], tablefmt="github")
+        + "\n"
+    )
+
+
+def timings(records: list[dict]) -> str:
+    ok = [r for r in records if r.get("status") == "ok"]
+    if not ok:
+        return ""
+    varying = varying_params(ok)
+    by_variant: dict[str, list[dict]] = {}
+    for r in ok:
+        by_variant.setdefault(variant_name(r["variant"], varying), []).append(r)
+    rows = []
+    for name in sorted(by_variant):
+        rs = by_variant[name]
+        t = {k: summarise([r["timings"][k] for r in rs]) for k in ("features_s", "fit_s", "predict_s")}
+        n_params = rs[0].get("n_parameters")
+        rows.append(
+            [name, len(rs)]
+            + [f"{t[k]['mean']:.2f}" for k in ("features_s", "fit_s", "predict_s")]
+            + [f"{n_params:,}" if n_params else "—"]
+        )
+    headers = ["system", "trials", "features (s)", "fit (s)", "predict (s)", "parameters"]
+    note = "Mean seconds per trial; feature time counts cache misses only (cached features cost ~0 s)."
+    return "## Training time\n\n" + tabulate(rows, headers, tablefmt="github", disable_numparse=True) + f"\n\n{note}\n"
+
+
+def sources(published: list[dict]) -> str:
+    names = sorted({p["source"] for p in published if p.get("source")})
+    notes = sorted({p["note"] for p in published if p.get("note")})
+    if not names and not notes:
+        return ""
+    return "\n".join([f"Published numbers: {'; '.join(names)}."] + notes) + "\n"
+
+
+def provenance(suite: dict, records: list[dict], results_name: str) -> str:
+    def values(key):
+        return sorted({str(r.get("provenance", {}).get(key)) for r in records if r.get("provenance", {}).get(key)})
+
+    libs = Counter()
+    for r in records:
+        for name, ver in r.get("provenance", {}).get("libraries", {}).items():
+            libs[f"{name} {ver}"] += 1
+    started, finished = values("started_at"), values("finished_at")
+    ok = sum(r.get("status") == "ok" for r in records)
+    lines = [
+        "## Provenance",
+        "",
+        f"- suite: `{suite['name']}` version {suite['version']}, hash `{suite.get('hash', '?')}`",
+        f"- trials: {ok} ok, {len(records) - ok} failed, from {len(records)} result files in `{results_name}`",
+        f"- mirbench: {', '.join(values('mirbench')) or '?'}; git revision: {', '.join(values('git_revision')) or 'unknown'}",
+        f"- devices: {', '.join(values('device'))} ({', '.join(values('device_name'))})",
+        f"- python: {', '.join(values('python'))}; platform: {', '.join(values('platform'))}",
+        f"- libraries: {', '.join(sorted(libs))}",
+        f"- run: {started[0] if started else '?'} to {finished[-1] if finished else '?'}",
+        "",
+        "This report is generated from the result files alone (`mirbench report RESULTS_DIR`); do not edit it by hand.",
+    ]
+    return "\n".join(lines) + "\n"

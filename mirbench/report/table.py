@@ -1,0 +1,169 @@
+"""Turn trial records into the suite's table: cells of mean ± std, keyed by the layout's dimensions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mirbench.metrics import summarise
+
+DIMENSION_TITLES = {"system": "System", "variant": "System", "metric": "Metric"}
+
+
+@dataclass(frozen=True)
+class Layout:
+    rows: tuple[str, ...]
+    columns: tuple[str, ...]
+    metrics: tuple[str, ...]
+    decimals: int = 3
+    percent: bool = False
+
+    @classmethod
+    def from_suite(cls, suite: dict, records: list[dict]) -> "Layout":
+        report = suite.get("report", {})
+        metrics = report.get("metrics") or suite.get("metrics") or sorted(
+            {m for r in records for m in r.get("metrics", {})}
+        )
+        return cls(
+            rows=tuple(report.get("rows", ["variant"])),
+            columns=tuple(report.get("columns", ["metric"])),
+            metrics=tuple(metrics),
+            decimals=report.get("decimals", 3),
+            percent=report.get("percent", False),
+        )
+
+
+def varying_params(records: list[dict]) -> dict[str, list[str]]:
+    """For each system label, the parameters that differ between its variants (they name the variant)."""
+    seen: dict[str, dict[str, set]] = {}
+    for r in records:
+        v = r["variant"]
+        for k, val in v["params"].items():
+            seen.setdefault(v["label"], {}).setdefault(k, set()).add(repr(val))
+    return {label: sorted(k for k, vals in params.items() if len(vals) > 1) for label, params in seen.items()}
+
+
+def variant_name(variant: dict, varying: dict[str, list[str]]) -> str:
+    keys = varying.get(variant["label"], [])
+    if not keys:
+        return variant["label"]
+    params = ", ".join(f"{k}={variant['params'].get(k)}" for k in keys)
+    return f"{variant['label']} ({params})"
+
+
+def dimensions(record: dict, metric: str, varying) -> dict[str, str]:
+    """The layout coordinates of one record's value of one metric."""
+    v = record["variant"]
+    dims = {k: fmt_key(val) for k, val in v["params"].items()}
+    dims.update(system=v["label"], variant=variant_name(v, varying), metric=metric)
+    return dims
+
+
+def fmt_key(value) -> str:
+    return str(value)
+
+
+@dataclass
+class Cell:
+    mean: float | None
+    std: float | None
+    n: int
+
+
+def cells(records: list[dict], layout: Layout) -> dict[tuple[tuple[str, ...], tuple[str, ...]], Cell]:
+    """Mean ± std over folds and seeds of each (row key, column key) of the layout."""
+    ok = [r for r in records if r.get("status") == "ok"]
+    varying = varying_params(ok)
+    values: dict[tuple, list] = {}
+    for r in ok:
+        for metric in layout.metrics:
+            if metric not in r.get("metrics", {}):
+                continue
+            d = dimensions(r, metric, varying)
+            key = (tuple(d.get(k, "") for k in layout.rows), tuple(d.get(k, "") for k in layout.columns))
+            values.setdefault(key, []).append(r["metrics"][metric])
+    out = {}
+    for key, vals in values.items():
+        s = summarise(vals)
+        out[key] = Cell(s["mean"], s["std"], s["n"])
+    return out
+
+
+def published_value(entries: list[dict], rows: tuple, cols: tuple, layout: Layout) -> dict | None:
+    """The published entry whose dimension values all match this cell, if any."""
+    coords = dict(zip(layout.rows, rows)) | dict(zip(layout.columns, cols))
+    for entry in entries:
+        dims = {k: v for k, v in entry.items() if k not in ("value", "std", "source", "note")}
+        if dims and all(k in coords and coords[k] == fmt_key(v) for k, v in dims.items()):
+            return entry
+    return None
+
+
+def fmt_number(value: float | None, layout: Layout) -> str:
+    if value is None:
+        return "n/a"
+    scale = 100.0 if layout.percent else 1.0
+    return f"{value * scale:.{layout.decimals}f}"
+
+
+def fmt_cell(cell: Cell | None, layout: Layout) -> str:
+    if cell is None or cell.mean is None:
+        return "—"
+    if cell.n < 2:
+        return fmt_number(cell.mean, layout)
+    return f"{fmt_number(cell.mean, layout)} ± {fmt_number(cell.std, layout)}"
+
+
+def fmt_published(entry: dict | None, layout: Layout) -> str:
+    if entry is None:
+        return ""
+    text = fmt_number(entry["value"], layout)
+    if "std" in entry:
+        text += f" ± {fmt_number(entry['std'], layout)}"
+    return text
+
+
+def grid(records: list[dict], layout: Layout, published: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the main table, a 'published' column beside each column that has published numbers."""
+    table = cells(records, layout)
+    row_keys = sorted({k[0] for k in table}, key=natural)
+    col_keys = sorted({k[1] for k in table}, key=lambda c: column_order(c, layout))
+    with_pub = {c for c in col_keys if any(published_value(published, r, c, layout) for r in row_keys)}
+    header = [DIMENSION_TITLES.get(d, d) for d in layout.rows]
+    for c in col_keys:
+        name = " / ".join(c)
+        header.append(name)
+        if c in with_pub:
+            header.append(f"{name} (published)")
+    body = []
+    for r in row_keys:
+        line = list(r)
+        for c in col_keys:
+            line.append(fmt_cell(table.get((r, c)), layout))
+            if c in with_pub:
+                line.append(fmt_published(published_value(published, r, c, layout), layout))
+        body.append(line)
+    return header, body
+
+
+def natural(key: tuple[str, ...]):
+    """Sort numbers as numbers, text as text."""
+    return tuple((0, float(k), "") if is_number(k) else (1, 0.0, k) for k in key)
+
+
+def is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def column_order(key: tuple[str, ...], layout: Layout):
+    """Metrics keep the order the suite lists them in; other dimensions sort naturally."""
+    order = []
+    for dim, value in zip(layout.columns, key):
+        if dim == "metric" and value in layout.metrics:
+            order.append((0, float(layout.metrics.index(value)), ""))
+        else:
+            order.extend(natural((value,)))
+    return tuple(order)

@@ -1,0 +1,209 @@
+"""Plan a suite's trials, skip the finished ones, run the rest inline or in a process pool.
+
+The parent process writes every result file (atomically) as trials complete, so
+a run killed at any moment loses at most the trials in flight, and the next
+run of the same suite does only what is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from tqdm import tqdm
+
+from mirbench.dataset import Dataset
+from mirbench.results import ResultStore
+from mirbench.suite import Suite
+from mirbench.trial import TrialSpec, execute, now, trial_id
+
+log = logging.getLogger("mirbench")
+
+
+@dataclass
+class RunOptions:
+    quick: bool = False
+    device: str = "auto"
+    workers: int = 1
+    results: Path | None = None
+    data_root: str | None = None
+    retry_failed: bool = True
+    progress: bool = True
+
+
+@dataclass
+class RunSummary:
+    results: Path
+    planned: int
+    skipped_done: int
+    ok: int = 0
+    failed: list[str] = field(default_factory=list)
+    unusable_tracks: dict = field(default_factory=dict)
+
+
+def results_dir(suite: Suite, options: RunOptions) -> Path:
+    if options.results:
+        return Path(options.results)
+    return Path("results") / (suite.name + ("-quick" if options.quick else ""))
+
+
+def quick_subset(dataset: Dataset, per_class: int, seed: int = 0) -> set[str]:
+    """Up to `per_class` tracks of each (first) label, whole groups at a time, deterministically."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    groups: dict[str, dict[str, list[str]]] = {}
+    for t in dataset.tracks:
+        groups.setdefault(t.labels[0] if t.labels else "", {}).setdefault(t.group or t.id, []).append(t.id)
+    keep: set[str] = set()
+    for label in sorted(groups):
+        names = sorted(groups[label])
+        taken = 0
+        for idx in rng.permutation(len(names)):
+            if taken >= per_class:
+                break
+            members = groups[label][names[idx]]
+            keep.update(members)
+            taken += len(members)
+    return keep
+
+
+def plan(suite: Suite, dataset: Dataset, options: RunOptions, skipped: dict) -> list[TrialSpec]:
+    """Every (variant, fold, seed) of the suite, with --quick restrictions applied."""
+    from mirbench.registry import protocols
+
+    proto_params = {k: v for k, v in suite.protocol.items() if k != "name"}
+    folds = protocols.get(suite.protocol["name"])(**proto_params).folds(dataset)
+    seeds = list(suite.seeds)
+    variants = list(suite.variants)
+    quick = suite.quick if options.quick else {}
+    if options.quick:
+        folds = folds[: quick.get("folds", 2)]
+        seeds = seeds[: quick.get("seeds", 1)]
+        overrides = quick.get("params", {})
+        variants = [apply_overrides(v, overrides) for v in variants]
+    keep = quick_subset(dataset, quick["tracks_per_class"]) if "tracks_per_class" in quick else None
+    cache_dir = default_cache()
+    threads = max(1, (os.cpu_count() or 1) // max(1, options.workers))
+    return [
+        TrialSpec(
+            trial_id=trial_id(variant, fold, seed),
+            variant=variant,
+            fold=fold,
+            seed=seed,
+            dataset=suite.dataset,
+            data_root=options.data_root,
+            protocol=suite.protocol,
+            suite=suite.describe(),
+            metrics=tuple(suite.metrics),
+            cache_dir=cache_dir,
+            device=options.device,
+            threads=threads,
+            quick=options.quick,
+            skipped=skipped,
+            keep=frozenset(keep) if keep is not None else None,
+        )
+        for variant in variants
+        for fold in folds
+        for seed in seeds
+    ]
+
+
+def apply_overrides(variant, overrides: dict):
+    """Apply --quick parameter overrides that this variant's system accepts."""
+    from mirbench.registry import systems
+    from mirbench.suite import Variant, accepted_params
+
+    if not overrides:
+        return variant
+    names, open_ended = accepted_params(systems.get(variant.system))
+    params = {**variant.params, **{k: v for k, v in overrides.items() if k in names or open_ended}}
+    return Variant(variant.system, variant.label, params)
+
+
+def default_cache() -> str:
+    from mirbench.features import default_cache_dir
+
+    return str(default_cache_dir())
+
+
+def run_suite(suite: Suite, options: RunOptions) -> RunSummary:
+    """Run every missing trial of `suite`; returns what was done."""
+    from mirbench.datasets import open_dataset
+
+    store = ResultStore(results_dir(suite, options))
+    dataset = open_dataset(suite.dataset, options.data_root)
+    validation = dataset.validate()
+    if validation.problems:
+        log.warning(validation.summary())
+    store.write_suite({**suite.data, "name": suite.name, "hash": suite.hash(), "quick": options.quick})
+    specs = plan(suite, dataset, options, dict(validation.problems))
+    done = {s.trial_id for s in specs if store.status(s.trial_id) == "ok"}
+    if not options.retry_failed:
+        done |= {s.trial_id for s in specs if store.status(s.trial_id) == "failed"}
+    todo = [s for s in specs if s.trial_id not in done]
+    summary = RunSummary(store.root, len(specs), len(done), unusable_tracks=dict(validation.problems))
+    bar = tqdm(total=len(todo), desc=f"{suite.name} trials", unit="trial", disable=not options.progress)
+
+    def finish(record: dict) -> None:
+        store.write(record)
+        if record["status"] == "ok":
+            summary.ok += 1
+        else:
+            summary.failed.append(f"{record['trial_id']}: {record['error']['type']}: {record['error']['message']}")
+            bar.write(f"trial {record['trial_id']} failed: {record['error']['message']}")
+        bar.update(1)
+
+    try:
+        if options.workers <= 1:
+            for spec in todo:
+                finish(execute(spec))
+        else:
+            run_pool(todo, options.workers, finish)
+    finally:
+        bar.close()
+    return summary
+
+
+def run_pool(specs: list[TrialSpec], workers: int, finish) -> None:
+    """Run specs in worker processes; a dead worker fails its trials, and a fresh pool takes the rest."""
+    pending = list(specs)
+    while pending:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(execute, spec): spec for spec in pending}
+            pending = []
+            try:
+                while futures:
+                    finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        spec = futures.pop(fut)
+                        try:
+                            finish(fut.result())
+                        except BrokenProcessPool:
+                            finish(crashed(spec))
+                            pending = list(futures.values())
+                            futures = {}
+                            break
+            except KeyboardInterrupt:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+
+
+def crashed(spec: TrialSpec) -> dict:
+    """The record of a trial whose worker process died (killed, out of memory)."""
+    return {
+        "trial_id": spec.trial_id,
+        "status": "failed",
+        "suite": spec.suite,
+        "variant": spec.variant.describe(),
+        "seed": spec.seed,
+        "protocol": spec.protocol,
+        "fold": {"index": spec.fold.index, "split_hash": spec.fold.split_hash()},
+        "error": {"type": "WorkerDied", "message": "the worker process running this trial died", "traceback": ""},
+        "provenance": {"finished_at": now(), "quick": spec.quick},
+    }

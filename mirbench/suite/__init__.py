@@ -1,0 +1,252 @@
+"""Suite files: load TOML (with `extends`), check it, expand grids into system variants.
+
+`load_suite(path)` returns a `Suite` or raises `SuiteError` naming the file and
+the key path; nothing is run and no audio is touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import itertools
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mirbench.suite.schema import SCHEMA, SuiteError, check, nearest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["Suite", "Variant", "SuiteError", "load_suite", "expand_grid"]
+
+LAYOUT_DIMENSIONS = ("system", "variant", "metric")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One system with one full set of parameters (a point of the suite's grid)."""
+
+    system: str
+    label: str
+    params: dict = field(hash=False)
+
+    @property
+    def id(self) -> str:
+        """A file-name-safe id: the label plus a short hash of the parameters."""
+        digest = hashlib.sha256(json.dumps([self.system, self.params], sort_keys=True).encode()).hexdigest()[:8]
+        slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in self.label.lower()).strip("-")
+        return f"{slug}-{digest}"
+
+    def describe(self) -> dict:
+        return {"system": self.system, "label": self.label, "params": self.params, "id": self.id}
+
+
+@dataclass
+class Suite:
+    """The validated contents of a suite file, parents merged in."""
+
+    name: str
+    version: str
+    path: Path
+    data: dict  # the merged document (JSON-able)
+    variants: list[Variant]
+
+    @property
+    def dataset(self) -> dict:
+        return self.data["dataset"]
+
+    @property
+    def protocol(self) -> dict:
+        return self.data["protocol"]
+
+    @property
+    def seeds(self) -> list[int]:
+        return self.data.get("seeds", [0])
+
+    @property
+    def metrics(self) -> list[str]:
+        return self.data.get("metrics", [])
+
+    @property
+    def quick(self) -> dict:
+        return self.data.get("quick", {})
+
+    @property
+    def report(self) -> dict:
+        return self.data.get("report", {})
+
+    @property
+    def description(self) -> str:
+        return self.data.get("description", "")
+
+    def hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.data, sort_keys=True).encode()).hexdigest()[:16]
+
+    def describe(self) -> dict:
+        return {"name": self.name, "version": self.version, "hash": self.hash(), "path": self.path.name}
+
+
+def read_toml(path: Path) -> dict:
+    """Parse one TOML file; syntax errors and duplicate keys name the file."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise SuiteError(f"{path}: no such suite file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SuiteError(f"{path}: not valid TOML: {exc}") from None
+
+
+def merge(parent: dict, child: dict) -> dict:
+    """Tables merge key by key; any other value (arrays included) in the child replaces the parent's."""
+    out = dict(parent)
+    for key, value in child.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in ("params", "grid"):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def resolve(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """Read a suite and fold in its `extends` chain (parents first)."""
+    path = path.resolve()
+    if path in seen:
+        chain = " -> ".join(p.name for p in seen + (path,))
+        raise SuiteError(f"{path}: 'extends' forms a cycle ({chain})")
+    data = read_toml(path)
+    check(data, SCHEMA, "", str(path), partial="extends" in data)
+    if "version" not in data:
+        raise SuiteError(f"{path}: missing required key 'version'")
+    parent_ref = data.pop("extends", None)
+    if parent_ref is None:
+        return data
+    parent_path = (path.parent / parent_ref)
+    if not parent_path.suffix:
+        parent_path = parent_path.with_suffix(".toml")
+    if not parent_path.exists():
+        raise SuiteError(f"{path}: 'extends' names {parent_ref!r}, but {parent_path} does not exist")
+    parent = resolve(parent_path, seen + (path,))
+    parent.pop("name", None)
+    return merge(parent, data)
+
+
+def expand_grid(grid: dict, where: str) -> list[dict]:
+    """The cartesian product of a grid table, in the order its keys and values are written."""
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise SuiteError(f"{where}.grid.{key} must be a non-empty array of values, got {values!r}")
+    keys = list(grid)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
+
+
+def accepted_params(factory) -> tuple[set[str], bool]:
+    """Parameter names a class's constructor takes, and whether it takes **kwargs."""
+    sig = inspect.signature(factory)
+    names = {n for n, p in sig.parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    return names, any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
+
+
+def check_params(factory, params: dict, where: str, what: str) -> None:
+    names, open_ended = accepted_params(factory)
+    for key in params:
+        if key not in names and not open_ended:
+            raise SuiteError(
+                f"{where}: {what} has no parameter {key!r}{nearest(key, names)} (parameters: {', '.join(sorted(names))})"
+            )
+
+
+def build_variants(data: dict, where: str) -> list[Variant]:
+    from mirbench.registry import RegistryError, systems
+
+    if not data.get("systems"):
+        raise SuiteError(f"{where}: no [[systems]] to run — add at least one")
+    variants: list[Variant] = []
+    for i, spec in enumerate(data["systems"]):
+        here = f"systems[{i}]"
+        try:
+            factory = systems.get(spec["name"])
+        except RegistryError as exc:
+            raise SuiteError(f"{where}: '{here}.name': {exc}") from None
+        params, grid = spec.get("params", {}), spec.get("grid", {})
+        both = sorted(set(params) & set(grid))
+        if both:
+            raise SuiteError(f"{where}: '{here}': {both} appear in both params and grid; keep one")
+        check_params(factory, {**params, **grid}, where, f"'{here}' (system {spec['name']!r})")
+        label = spec.get("label", spec["name"])
+        for point in expand_grid(grid, f"{where}: '{here}"):
+            variants.append(Variant(spec["name"], label, {**params, **point}))
+    ids = [v.id for v in variants]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise SuiteError(f"{where}: systems repeat the same variant ({', '.join(dupes)}); remove the duplicate")
+    return variants
+
+
+def check_components(data: dict, where: str) -> None:
+    """Dataset, protocol and metric names exist and their parameters are ones they take."""
+    from mirbench.metrics import METRICS
+    from mirbench.registry import RegistryError, datasets, protocols
+
+    for section, registry in (("dataset", datasets), ("protocol", protocols)):
+        spec = dict(data[section])
+        name = spec.pop("name")
+        try:
+            factory = registry.get(name)
+        except RegistryError as exc:
+            raise SuiteError(f"{where}: '{section}.name': {exc}") from None
+        check_params(factory, spec, where, f"'{section}' ({name!r})")
+        if section == "protocol":  # cheap to build: catches bad values (proportions, folds) before any run
+            try:
+                factory(**spec)
+            except (ValueError, TypeError) as exc:
+                raise SuiteError(f"{where}: 'protocol': {exc}") from None
+    for i, metric in enumerate(data.get("metrics", [])):
+        if metric not in METRICS:
+            raise SuiteError(f"{where}: 'metrics[{i}]': unknown metric {metric!r}{nearest(metric, METRICS)}")
+
+
+def check_report(data: dict, variants: list[Variant], where: str) -> None:
+    """Report rows/columns name layout dimensions; published numbers name known cells."""
+    report = data.get("report", {})
+    params = {k for v in variants for k in v.params}
+    dims = set(LAYOUT_DIMENSIONS) | params
+    rows, cols = report.get("rows", ["variant"]), report.get("columns", ["metric"])
+    for key, values in (("rows", rows), ("columns", cols)):
+        for i, dim in enumerate(values):
+            if dim not in dims:
+                raise SuiteError(
+                    f"{where}: 'report.{key}[{i}]': {dim!r} is not a layout dimension{nearest(dim, dims)} "
+                    f"(use system, variant, metric or a system parameter)"
+                )
+    if "metric" not in rows + cols and len(report.get("metrics", data.get("metrics", []))) > 1:
+        raise SuiteError(f"{where}: 'report': put 'metric' in rows or columns, or list a single metric")
+    for i, entry in enumerate(report.get("published", [])):
+        for key in entry:
+            if key not in dims and key not in ("value", "std", "source", "note"):
+                raise SuiteError(
+                    f"{where}: 'report.published[{i}].{key}' is not a layout dimension{nearest(key, dims)}"
+                )
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Read, merge, check and expand a suite file."""
+    path = Path(path)
+    where = str(path)
+    data = resolve(path)
+    check(data, SCHEMA, "", where)
+    for section in ("dataset", "protocol"):
+        if section not in data:
+            raise SuiteError(f"{where}: missing required table [{section}]")
+    check_components(data, where)
+    variants = build_variants(data, where)
+    check_report(data, variants, where)
+    for i, seed in enumerate(data.get("seeds", [])):
+        if seed < 0:
+            raise SuiteError(f"{where}: 'seeds[{i}]' must be >= 0, got {seed}")
+    name = data.setdefault("name", path.stem)
+    return Suite(name=name, version=str(data["version"]), path=path, data=data, variants=variants)

@@ -1,0 +1,109 @@
+"""The system contract: an sklearn-style estimator over tracks, and the view of a split it is given.
+
+A system stores its parameters in `__init__` and nothing else, learns in
+`fit(train, valid)` (state ending in `_`), and returns one row of class or tag
+scores per track from `predict(tracks)`.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from typing import Sequence
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+
+from mirbench.dataset import Dataset, Track
+
+
+class TrackSet:
+    """The tracks of one split as a system sees them: ids, targets, and cached features.
+
+    Features come through the run's FeatureStore, so every system that asks
+    for the same frontend on the same audio shares one cached computation.
+    """
+
+    def __init__(self, dataset: Dataset, tracks: Sequence[Track], store, device: str | torch.device = "cpu"):
+        self.dataset = dataset
+        self.tracks = list(tracks)
+        self.store = store
+        self.device = torch.device(device)
+
+    def __len__(self) -> int:
+        return len(self.tracks)
+
+    @property
+    def ids(self) -> list[str]:
+        return [t.id for t in self.tracks]
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.dataset.classes
+
+    @property
+    def task(self) -> str:
+        return self.dataset.task
+
+    @property
+    def multilabel(self) -> bool:
+        return self.dataset.task == "multi-label"
+
+    @property
+    def targets(self) -> np.ndarray:
+        """Class indices (n,) or a 0/1 tag matrix (n, C)."""
+        return self.dataset.targets(self.tracks)
+
+    def features(self, frontend) -> list[np.ndarray]:
+        """One (frames, dims) array per track, from the cache when it has them."""
+        return self.store.get(self.dataset, self.tracks, frontend)
+
+    def audio(self, sample_rate: int) -> list[np.ndarray]:
+        """Decoded mono audio per track (uncached; prefer `features(Waveform(...))`)."""
+        return [self.dataset.load_audio(t, sample_rate) for t in self.tracks]
+
+
+class System(BaseEstimator):
+    """Base class of every system: `get_params`/`set_params`/`clone` come from scikit-learn.
+
+    Subclasses implement `fit(train, valid) -> self` and `predict(tracks) -> (n, C)`.
+    Systems with learned weights report their size through `n_parameters()`.
+    """
+
+    def fit(self, train: TrackSet, valid: TrackSet | None = None) -> "System":
+        raise NotImplementedError
+
+    def predict(self, tracks: TrackSet) -> np.ndarray:
+        raise NotImplementedError
+
+    def n_parameters(self) -> int | None:
+        """Number of learned parameters, where the notion applies."""
+        return None
+
+
+def resolve_device(device: str) -> torch.device:
+    """Turn `auto|cpu|cuda|cuda:N` into a torch device, failing clearly when CUDA is absent."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {device} asked for CUDA, but torch sees no GPU; use --device auto or cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"--device {device!r} is not a device torch knows (use auto, cpu, cuda or cuda:N)") from exc
+
+
+class Stopwatch:
+    """Accumulates wall-clock seconds of named phases."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def time(self, phase: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - start

@@ -1,0 +1,144 @@
+"""One trial = one (system variant, fold, seed): plan them, and run one to a result record.
+
+`execute` is a plain function of a picklable `TrialSpec`, so the runner can call
+it inline, in a process pool or on a cluster. It never raises: a failure
+becomes a record with status "failed" and its reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mirbench.protocols import Fold
+from mirbench.suite import Variant
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """Everything a worker needs to run one trial, and nothing it would have to look up."""
+
+    trial_id: str
+    variant: Variant
+    fold: Fold
+    seed: int
+    dataset: dict  # the suite's [dataset] table
+    data_root: str | None
+    protocol: dict
+    suite: dict  # name, version, hash, path
+    metrics: tuple[str, ...]
+    cache_dir: str | None
+    device: str
+    threads: int
+    quick: bool
+    skipped: dict = field(default_factory=dict, hash=False)  # track id -> reason (unreadable audio)
+    keep: frozenset | None = None  # the --quick subset of track ids, None for all
+
+    def usable(self, ids) -> list[str]:
+        return [i for i in ids if i not in self.skipped and (self.keep is None or i in self.keep)]
+
+
+def trial_id(variant: Variant, fold: Fold, seed: int) -> str:
+    return f"{variant.id}.fold{fold.index}.seed{seed}"
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_system(variant: Variant, seed: int):
+    """Instantiate the variant's system, passing the trial seed to `random_state` when it has one."""
+    from mirbench.registry import systems
+
+    system = systems.get(variant.system)(**variant.params)
+    if "random_state" in system.get_params():
+        system.set_params(random_state=seed)
+    return system
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def execute(spec: TrialSpec) -> dict:
+    """Run one trial and return its record (status "ok" or "failed")."""
+    import torch
+
+    from mirbench.datasets import open_dataset
+    from mirbench.features import FeatureStore
+    from mirbench.metrics import evaluate
+    from mirbench.provenance import provenance
+    from mirbench.system import Stopwatch, TrackSet, resolve_device
+
+    record = {
+        "trial_id": spec.trial_id,
+        "suite": spec.suite,
+        "variant": spec.variant.describe(),
+        "seed": spec.seed,
+        "protocol": spec.protocol,
+        "fold": {"index": spec.fold.index, "split_hash": spec.fold.split_hash()},
+        "skipped": [
+            {"id": i, "reason": spec.skipped[i]}
+            for i in sorted(set(spec.fold.train + spec.fold.valid + spec.fold.test) & set(spec.skipped))
+        ],
+        "status": "failed",
+        "error": None,
+        "provenance": {"started_at": now(), "quick": spec.quick},
+    }
+    watch = Stopwatch()
+    try:
+        torch.set_num_threads(max(1, spec.threads))
+        device = resolve_device(spec.device)
+        record["provenance"].update(provenance(device))
+        dataset = open_dataset(spec.dataset, spec.data_root)
+        record["dataset"] = dataset.describe()
+        store = FeatureStore(Path(spec.cache_dir) if spec.cache_dir else None, device=device)
+        parts = {
+            name: TrackSet(dataset, dataset.subset(spec.usable(ids)), store, device)
+            for name, ids in (("train", spec.fold.train), ("valid", spec.fold.valid), ("test", spec.fold.test))
+        }
+        record["fold"].update({name: len(part) for name, part in parts.items()})
+        if not len(parts["train"]) or not len(parts["test"]):
+            raise ValueError("the fold has no usable training or test tracks")
+        seed_everything(spec.seed)
+        system = build_system(spec.variant, spec.seed)
+        with watch.time("fit"):
+            system.fit(parts["train"], parts["valid"] if len(parts["valid"]) else None)
+        fit_features = store.seconds
+        with watch.time("predict"):
+            scores = np.asarray(system.predict(parts["test"]), dtype=np.float64)
+        truth = parts["test"].targets
+        expected = (len(parts["test"]), len(dataset.classes))
+        if scores.shape != expected:
+            raise ValueError(f"predict returned scores of shape {scores.shape}, expected {expected}")
+        values = evaluate(truth, scores, dataset.task, list(spec.metrics) or None)
+        record["metrics"] = {k: v for k, v in values.items() if isinstance(v, float)}
+        record["per_class"] = {
+            k.removesuffix("_per_class"): v for k, v in values.items() if k.endswith("_per_class")
+        }
+        record["auc_undefined_classes"] = values.get("auc_undefined_classes", [])
+        record["confusion"] = values.get("confusion")
+        record["predictions"] = {"track_ids": parts["test"].ids, "scores": scores, "truth": truth}
+        record["n_parameters"] = system.n_parameters()
+        record["timings"] = {
+            "features_s": store.seconds,
+            "fit_s": watch.seconds["fit"] - fit_features,
+            "predict_s": watch.seconds["predict"] - (store.seconds - fit_features),
+            "total_s": watch.seconds["fit"] + watch.seconds["predict"],
+            "feature_cache_hits": store.hits,
+            "feature_cache_misses": store.misses,
+        }
+        record["status"] = "ok"
+    except Exception as exc:  # a failed trial is a result too; the run goes on
+        record["error"] = {"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()}
+    record["provenance"]["finished_at"] = now()
+    return record

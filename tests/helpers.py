@@ -1,0 +1,32 @@
+"""Small systems for testing the runner: one that fails on purpose, one that is slow on purpose."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from mirbench.system import System
+
+
+class PriorSystem(System):
+    """Predicts the training label frequencies for every track; `fail=True` raises in fit."""
+
+    def __init__(self, fail: bool = False, sleep: float = 0.0, random_state: int = 0):
+        self.fail = fail
+        self.sleep = sleep
+        self.random_state = random_state
+
+    def fit(self, train, valid=None):
+        if self.fail:
+            raise RuntimeError("this variant fails on purpose")
+        time.sleep(self.sleep)
+        y = train.targets
+        if train.multilabel:
+            self.prior_ = y.mean(axis=0)
+        else:
+            self.prior_ = np.bincount(y, minlength=len(train.classes)) / len(y)
+        return self
+
+    def predict(self, tracks):
+        return np.tile(self.prior_, (len(tracks), 1))
