@@ -53,13 +53,9 @@ def variant_name(variant: dict, varying: dict[str, list[str]]) -> str:
 def dimensions(record: dict, metric: str, varying) -> dict[str, str]:
     """The layout coordinates of one record's value of one metric."""
     v = record["variant"]
-    dims = {k: fmt_key(val) for k, val in v["params"].items()}
+    dims = {k: str(val) for k, val in v["params"].items()}
     dims.update(system=v["label"], variant=variant_name(v, varying), metric=metric)
     return dims
-
-
-def fmt_key(value) -> str:
-    return str(value)
 
 
 @dataclass
@@ -93,7 +89,7 @@ def published_value(entries: list[dict], rows: tuple, cols: tuple, layout: Layou
     coords = dict(zip(layout.rows, rows)) | dict(zip(layout.columns, cols))
     for entry in entries:
         dims = {k: v for k, v in entry.items() if k not in ("value", "std", "source", "note")}
-        if dims and all(k in coords and coords[k] == fmt_key(v) for k, v in dims.items()):
+        if dims and all(k in coords and coords[k] == str(v) for k, v in dims.items()):
             return entry
     return None
 
