@@ -93,6 +93,11 @@ class Dataset:
         if unknown:
             raise DatasetError(f"dataset {self.name!r}: labels {sorted(unknown)} are not among its classes")
 
+    @classmethod
+    def task_for(cls, params: dict) -> Task | None:
+        """The kind of task these constructor parameters give, when known without building (for `validate`)."""
+        return None
+
     def __len__(self) -> int:
         return len(self.tracks)
 

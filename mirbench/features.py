@@ -26,6 +26,9 @@ from mirbench.dataset import AudioError, Dataset, Track
 from mirbench.frontends.base import Frontend
 
 _HASH_CHUNK = 1 << 20
+# (resolved path, size, mtime_ns) -> sha256, shared by every store of the process:
+# a run creates one store per trial, and rehashing the audio each time is waste.
+_CONTENT_HASHES: dict[tuple[str, int, int], str] = {}
 
 
 def default_cache_dir() -> Path:
@@ -54,7 +57,7 @@ class FeatureStore:
         self.seconds = 0.0
         self.hits = 0
         self.misses = 0
-        self._content_hashes: dict[tuple[str, int, int], str] = {}
+        self._content_hashes = _CONTENT_HASHES
 
     # -- keys -------------------------------------------------------------------
     def content_hash(self, path: Path) -> str:

@@ -56,6 +56,10 @@ class SyntheticDataset(Dataset):
 
     name = "synthetic"
 
+    @classmethod
+    def task_for(cls, params: dict):
+        return params.get("task", "single-label")
+
     def __init__(self, task: str = "single-label", per_class: int = 6, seconds: float = 2.0, seed: int = 0, root=None):
         from mirbench.features import default_cache_dir
 

@@ -117,7 +117,7 @@ def test_new_content_invalidates_touch_does_not(tmp_path, dataset):
 
 
 def test_content_hashes_are_memoised(tmp_path, dataset, monkeypatch):
-    """Files are hashed once per (path, size, mtime); a later lookup only stats them."""
+    """Files are hashed once per process and (path, size, mtime); a later lookup only stats them."""
     import mirbench.features
 
     opened = []
@@ -129,6 +129,7 @@ def test_content_hashes_are_memoised(tmp_path, dataset, monkeypatch):
     store = FeatureStore(tmp_path / "cache")
     store.get(dataset, dataset.tracks, Waveform(sample_rate=SR))
     store.get(dataset, dataset.tracks, LogMel(sample_rate=SR))
+    FeatureStore(tmp_path / "cache").get(dataset, dataset.tracks, LogMel(sample_rate=SR))  # a later trial's store
     assert sorted(opened) == ["a.wav", "b.wav", "c.wav", "d.wav", "e.wav"]
 
 

@@ -132,6 +132,14 @@ MALFORMED = {
     "protocol proportions not summing to 1": (
         BASE.replace("folds = 2", "folds = 2\nproportions = [0.5, 0.5, 0.5]"), "proportions"
     ),
+    "metric not for the task": (
+        BASE.replace('name = "synthetic"', 'name = "synthetic"\ntask = "multi-label"'),
+        "'accuracy' does not apply to the dataset's multi-label task",
+    ),
+    "report metric not computed": (
+        BASE.replace('columns = ["metric"]', 'columns = ["metric"]\nmetrics = ["pr_auc_macro"]'),
+        "'report.metrics[0]': 'pr_auc_macro' is not among",
+    ),
     "quick folds zero": (BASE + "\n[quick]\nfolds = 0\n", "'quick.folds' must be a positive integer"),
 }
 

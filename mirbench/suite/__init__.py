@@ -205,14 +205,25 @@ def check_components(data: dict, where: str) -> None:
                 factory(**spec)
             except (ValueError, TypeError) as exc:
                 raise SuiteError(f"{where}: 'protocol': {exc}") from None
+    spec = dict(data["dataset"])
+    task = datasets.get(spec.pop("name")).task_for(spec)
     for i, metric in enumerate(data.get("metrics", [])):
         if metric not in METRICS:
             raise SuiteError(f"{where}: 'metrics[{i}]': unknown metric {metric!r}{nearest(metric, METRICS)}")
+        if task is not None and task not in METRICS[metric].tasks:
+            raise SuiteError(
+                f"{where}: 'metrics[{i}]': {metric!r} does not apply to the dataset's {task} task "
+                f"(it applies to {', '.join(METRICS[metric].tasks)})"
+            )
 
 
 def check_report(data: dict, variants: list[Variant], where: str) -> None:
     """Report rows/columns name layout dimensions; published numbers name known cells."""
     report = data.get("report", {})
+    computed = data.get("metrics")
+    for i, metric in enumerate(report.get("metrics", [])):
+        if computed and metric not in computed:
+            raise SuiteError(f"{where}: 'report.metrics[{i}]': {metric!r} is not among the suite's metrics {computed}")
     params = {k for v in variants for k in v.params}
     dims = set(LAYOUT_DIMENSIONS) | params
     rows, cols = report.get("rows", ["variant"]), report.get("columns", ["metric"])

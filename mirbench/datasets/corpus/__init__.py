@@ -32,6 +32,10 @@ class CorpusDataset(Dataset):
 
     name = "corpus"
 
+    @classmethod
+    def task_for(cls, params: dict):
+        return TASKS.get(params.get("task", "style"))
+
     def __init__(
         self,
         task: str = "style",
