@@ -78,3 +78,27 @@ def test_regenerating_gives_identical_bytes(results, tmp_path):
 def test_report_of_a_non_results_dir_is_a_clear_error(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert "no suite.json" in capsys.readouterr().err
+
+
+def test_chance_line_and_latex(results):
+    store = ResultStore(results)
+    suite, records = store.read_suite(), list(store.records())
+    text = markdown(suite, records, "results", None)
+    assert "- **Chance**: accuracy 0.333" in text  # three balanced classes
+    from mirbench.report import latex
+
+    tex = latex(suite, records)
+    assert r"\toprule" in tex and r"$\pm$" in tex and "±" not in tex
+
+
+def test_failed_trials_are_listed(tmp_path, write_suite):
+    from mirbench.registry import systems
+    from tests.test_runner import PRIOR_SUITE
+
+    systems.register("test.prior", "tests.helpers:PriorSystem")
+    run_suite(load_suite(write_suite(PRIOR_SUITE)), RunOptions(results=tmp_path / "res", progress=False, device="cpu"))
+    store = ResultStore(tmp_path / "res")
+    text = markdown(store.read_suite(), list(store.records()), "res", None)
+    assert "## Failed trials" in text
+    assert text.count("this variant fails on purpose") == 4
+    assert "4 ok, 4 failed" in text

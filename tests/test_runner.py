@@ -123,7 +123,8 @@ def test_process_pool_gives_the_same_results(write_suite, tmp_path):
 KILLABLE = PRIOR_SUITE.replace('grid = { fail = [false, true] }', 'grid = { sleep = [1.0, 1.01, 1.02] }')
 
 
-def test_killed_run_resumes_with_only_missing_trials(write_suite, tmp_path):
+def start_run(write_suite, tmp_path, wait_for: int):
+    """Start `mirbench run` on the slow suite in a subprocess; return once `wait_for` results exist."""
     suite = write_suite(KILLABLE)
     results = tmp_path / "results"
     script = (
@@ -134,10 +135,24 @@ def test_killed_run_resumes_with_only_missing_trials(write_suite, tmp_path):
     cmd = [sys.executable, "-c", script, "run", str(suite), "--results", str(results), "--no-progress",
            "--device", "cpu", "--reports", str(tmp_path / "reports")]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    while time.time() < deadline and len(list((results / "trials").glob("*.json"))) < 3:
+    while time.time() < deadline and len(list((results / "trials").glob("*.json"))) < wait_for:
         time.sleep(0.05)
+    return proc, cmd, env, results
+
+
+def test_ctrl_c_stops_cleanly(write_suite, tmp_path):
+    proc, _, _, results = start_run(write_suite, tmp_path, wait_for=1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted: finished trials are saved" in err and "Traceback" not in err
+    assert not list((results / "trials").glob("*.tmp"))
+
+
+def test_killed_run_resumes_with_only_missing_trials(write_suite, tmp_path):
+    proc, cmd, env, results = start_run(write_suite, tmp_path, wait_for=3)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done_before = {p.name for p in (results / "trials").glob("*.json")}

@@ -57,7 +57,8 @@ def csv_text(suite: dict, records: list[dict]) -> str:
 def latex(suite: dict, records: list[dict]) -> str:
     layout = Layout.from_suite(suite, records)
     header, body = grid(records, layout, suite.get("report", {}).get("published", []))
-    return tabulate(body, header, tablefmt="latex_booktabs", disable_numparse=True) + "\n"
+    table = tabulate(body, header, tablefmt="latex_booktabs", disable_numparse=True)
+    return table.replace("±", r"$\pm$") + "\n"
 
 
 def write_report(results_dir: str | Path, out_dir: str | Path = "reports") -> list[Path]:

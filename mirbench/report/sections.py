@@ -27,11 +27,24 @@ def setup(suite: dict, records: list[dict]) -> str:
         f"- **Protocol**: {suite['protocol']['name']} ({describe_params(proto)}); folds run: {len(folds)}; seeds: {seeds}",
         f"- **Mode**: {'quick (subset of tracks, folds and epochs: not comparable with published numbers)' if suite.get('quick') else 'full'}",
     ]
+    chance = majority_baseline(ok)
+    if chance is not None:
+        lines.append(f"- **Chance**: accuracy {chance:.3f} by always answering the most frequent test class (mean over trials)")
     if ok:
         sizes = Counter((r["fold"].get("train"), r["fold"].get("valid"), r["fold"].get("test")) for r in ok)
         (tr, va, te), _ = sizes.most_common(1)[0]
         lines.append(f"- **Split sizes** (train/valid/test, typical fold): {tr}/{va}/{te}")
     return "\n".join(lines)
+
+
+def majority_baseline(records: list[dict]) -> float | None:
+    """Accuracy of always predicting each test set's most frequent class, for single-label trials."""
+    shares = []
+    for r in records:
+        truth = r.get("predictions", {}).get("truth")
+        if truth and not isinstance(truth[0], list):
+            shares.append(max(Counter(truth).values()) / len(truth))
+    return sum(shares) / len(shares) if shares else None
 
 
 def failures(records: list[dict]) -> str:
