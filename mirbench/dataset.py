@@ -43,19 +43,37 @@ class Track:
 
 @dataclass
 class ValidationReport:
-    """What `Dataset.validate` found: readable tracks and the problems of the others."""
+    """What `Dataset.validate` found.
+
+    `problems` make a track unusable (it is skipped and counted in reports):
+    kind "missing" or "unreadable". `warnings` leave it usable but worth a look:
+    kind "sample-rate" (it will be resampled) or "checksum" (it differs from
+    the published file, so results may not be comparable).
+    """
 
     dataset: str
     n_tracks: int
     problems: dict[str, str] = field(default_factory=dict)  # track id -> reason
+    warnings: dict[str, str] = field(default_factory=dict)  # track id -> reason
+    kinds: dict[str, str] = field(default_factory=dict)  # track id -> kind of its problem or warning
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
+    def problem(self, track_id: str, kind: str, reason: str) -> None:
+        self.problems[track_id] = reason
+        self.kinds[track_id] = kind
+
+    def warn(self, track_id: str, kind: str, reason: str) -> None:
+        if track_id not in self.problems:
+            self.warnings[track_id] = reason
+            self.kinds[track_id] = kind
+
     def summary(self) -> str:
         head = f"{self.dataset}: {self.n_tracks - len(self.problems)}/{self.n_tracks} tracks usable"
         lines = [head] + [f"  skipped {tid}: {why}" for tid, why in sorted(self.problems.items())]
+        lines += [f"  warning {tid}: {why}" for tid, why in sorted(self.warnings.items())]
         return "\n".join(lines)
 
 
@@ -68,6 +86,7 @@ class Dataset:
 
     name: str = "dataset"
     needs_root: bool = False  # True for datasets read from the user's copy under <data root>/<name>
+    expected_sample_rate: int | None = None  # files at another rate get a "sample-rate" warning
 
     def __init__(
         self,
@@ -98,6 +117,10 @@ class Dataset:
         """The kind of task these constructor parameters give, when known without building (for `validate`)."""
         return None
 
+    def index(self) -> tuple[Track, ...]:
+        """Every track the dataset's metadata names, with its labels (present on disk or not)."""
+        return self.tracks
+
     def __len__(self) -> int:
         return len(self.tracks)
 
@@ -124,15 +147,23 @@ class Dataset:
         return load_audio(track.path, sample_rate)
 
     def validate(self) -> ValidationReport:
-        """Check that every track's file exists and its audio header can be read."""
+        """Check that every track's file exists, its audio header can be read, and its sample rate is the published one."""
         from mirbench.audio import probe
 
         report = ValidationReport(self.name, len(self.tracks))
         for t in self.tracks:
+            if not Path(t.path).exists():
+                report.problem(t.id, "missing", f"{t.path}: file not found")
+                continue
             try:
-                probe(t.path)
+                info = probe(t.path)
             except AudioError as exc:
-                report.problems[t.id] = str(exc)
+                report.problem(t.id, "unreadable", str(exc))
+                continue
+            if self.expected_sample_rate and info.sample_rate != self.expected_sample_rate:
+                report.warn(
+                    t.id, "sample-rate", f"{t.path}: {info.sample_rate} Hz, expected {self.expected_sample_rate} Hz (resampled on load)"
+                )
         return report
 
     def fingerprint(self) -> str:

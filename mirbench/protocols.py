@@ -69,6 +69,8 @@ class Protocol:
     """Turns a dataset into folds; parameters are given to the constructor and reported by `params`."""
 
     name: ClassVar[str] = "protocol"
+    #: The dataset a published protocol belongs to (None: applies to any dataset).
+    dataset: ClassVar[str | None] = None
 
     def params(self) -> dict:
         raise NotImplementedError

@@ -200,6 +200,12 @@ def check_components(data: dict, where: str) -> None:
         except RegistryError as exc:
             raise SuiteError(f"{where}: '{section}.name': {exc}") from None
         check_params(factory, spec, where, f"'{section}' ({name!r})")
+        bound = getattr(factory, "dataset", None) if section == "protocol" else None
+        if bound and bound != data["dataset"]["name"]:
+            raise SuiteError(
+                f"{where}: 'protocol.name': {name!r} is defined for the {bound!r} dataset, "
+                f"not {data['dataset']['name']!r}"
+            )
         if section == "protocol":  # cheap to build: catches bad values (proportions, folds) before any run
             try:
                 factory(**spec)
