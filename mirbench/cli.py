@@ -133,6 +133,67 @@ def cmd_report(args) -> int:
     return 0
 
 
+def parse_params(pairs: list[str]) -> dict:
+    """`key=value` pairs, values read as TOML (numbers, booleans, arrays) or else as plain strings."""
+    from mirbench.suite import tomllib
+
+    params = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"parameter {pair!r} is not of the form key=value")
+        try:
+            params[key] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            params[key] = value
+    return params
+
+
+def cmd_data_check(args) -> int:
+    from mirbench.datasets import open_dataset
+    from mirbench.datasets.inspect import health
+
+    try:
+        dataset = open_dataset({"name": args.name, **parse_params(args.param)}, args.data_root)
+    except (*known_errors(), ValueError, TypeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    report = dataset.validate()
+    print(health(dataset, report))
+    return EXIT_FAILED_TRIALS if report.problems else 0
+
+
+def cmd_data_splits(args) -> int:
+    import json
+
+    from mirbench.datasets import open_dataset
+    from mirbench.datasets.inspect import format_sizes, split_sizes
+    from mirbench.registry import datasets, protocols
+    from mirbench.suite import load_suite
+
+    try:
+        if args.protocol.endswith(".toml"):
+            suite = load_suite(args.protocol)
+            dataset_spec, protocol_spec = dict(suite.dataset), dict(suite.protocol)
+        else:
+            factory = protocols.get(args.protocol)
+            name = args.dataset or getattr(factory, "dataset", None)
+            if name is None:
+                raise ValueError(f"protocol {args.protocol!r} applies to any dataset: name one with --dataset")
+            datasets.get(name)
+            dataset_spec = {"name": name, **parse_params(args.param)}
+            protocol_spec = {"name": args.protocol, **parse_params(args.protocol_param)}
+        dataset = open_dataset(dataset_spec, args.data_root)
+        proto_name = protocol_spec.pop("name")
+        folds = protocols.get(proto_name)(**protocol_spec).folds(dataset)
+    except (*known_errors(), ValueError, TypeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    sizes = split_sizes(dataset, folds)
+    print(json.dumps(sizes, indent=1) if args.json else format_sizes(sizes), end="\n" if args.json else "")
+    return 0
+
+
 def cmd_check_system(args) -> int:
     from mirbench.registry import RegistryError, systems
     from mirbench.testing import ConformanceError, check_system
@@ -184,6 +245,22 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("results_dir", metavar="RESULTS_DIR")
     rep.add_argument("--reports", default="reports", help="output directory (default reports/)")
     rep.set_defaults(func=cmd_report)
+
+    data = sub.add_parser("data", help="inspect a dataset copy or a protocol's splits")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    dcheck = data_sub.add_parser("check", help="validate a dataset: what is missing or corrupt, usable tracks per class")
+    dcheck.add_argument("name", metavar="NAME")
+    dcheck.add_argument("--data-root", help="root of the real datasets (default: $MIRBENCH_DATA)")
+    dcheck.add_argument("--param", action="append", metavar="KEY=VALUE", help="a dataset parameter (repeatable)")
+    dcheck.set_defaults(func=cmd_data_check)
+    dsplits = data_sub.add_parser("splits", help="per fold, train/valid/test sizes and per-class counts")
+    dsplits.add_argument("protocol", metavar="PROTOCOL", help="a protocol name, or a suite file (its dataset and protocol)")
+    dsplits.add_argument("--data-root", help="root of the real datasets (default: $MIRBENCH_DATA)")
+    dsplits.add_argument("--dataset", help="the dataset, for protocols that apply to any")
+    dsplits.add_argument("--param", action="append", metavar="KEY=VALUE", help="a dataset parameter (repeatable)")
+    dsplits.add_argument("--protocol-param", action="append", metavar="KEY=VALUE", help="a protocol parameter (repeatable)")
+    dsplits.add_argument("--json", action="store_true", help="machine-readable: a list of folds")
+    dsplits.set_defaults(func=cmd_data_splits)
 
     chk = sub.add_parser("check-system", help="run the system contract on a registered system")
     chk.add_argument("name")
