@@ -28,11 +28,13 @@ def suite_path(ref: str) -> Path:
 
 
 def known_errors() -> tuple[type[Exception], ...]:
+    """Mistakes of input (suite, data, names, split lists) that get one line, not a traceback."""
     from mirbench.dataset import DatasetError
+    from mirbench.fetch import FetchError
     from mirbench.registry import RegistryError
     from mirbench.suite import SuiteError
 
-    return (SuiteError, DatasetError, RegistryError, FileNotFoundError)
+    return (SuiteError, DatasetError, RegistryError, FetchError, FileNotFoundError)
 
 
 def cmd_list(args) -> int:
@@ -101,7 +103,9 @@ def cmd_run(args) -> int:
         suite = load_suite(suite_path(args.suite))
         check_data_root(suite, args.data_root)
         summary = run_suite(suite, options)
-    except known_errors() as exc:
+    except (*known_errors(), ValueError) as exc:  # ValueError: a split list that does not fit the data
+        if args.verbose:
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -181,7 +185,8 @@ def cmd_data_splits(args) -> int:
             if name is None:
                 raise ValueError(f"protocol {args.protocol!r} applies to any dataset: name one with --dataset")
             datasets.get(name)
-            dataset_spec = {"name": name, **parse_params(args.param)}
+            defaults = factory.required() if hasattr(factory, "required") else {}  # e.g. fma-top10: medium, 10
+            dataset_spec = {**defaults, "name": name, **parse_params(args.param)}
             protocol_spec = {"name": args.protocol, **parse_params(args.protocol_param)}
         dataset = open_dataset(dataset_spec, args.data_root)
         proto_name = protocol_spec.pop("name")

@@ -70,10 +70,15 @@ class ValidationReport:
             self.warnings[track_id] = reason
             self.kinds[track_id] = kind
 
-    def summary(self) -> str:
+    def summary(self, limit: int = 20) -> str:
+        """A few lines for logs: the counts, then the first `limit` problems and warnings."""
         head = f"{self.dataset}: {self.n_tracks - len(self.problems)}/{self.n_tracks} tracks usable"
-        lines = [head] + [f"  skipped {tid}: {why}" for tid, why in sorted(self.problems.items())]
-        lines += [f"  warning {tid}: {why}" for tid, why in sorted(self.warnings.items())]
+        lines = [head]
+        for word, entries in (("skipped", self.problems), ("warning", self.warnings)):
+            items = sorted(entries.items())
+            lines += [f"  {word} {tid}: {why}" for tid, why in items[:limit]]
+            if len(items) > limit:
+                lines.append(f"  ... and {len(items) - limit} more {word} (see 'mirbench data check')")
         return "\n".join(lines)
 
 

@@ -52,13 +52,15 @@ def results_dir(suite: Suite, options: RunOptions) -> Path:
     return Path("results") / (suite.name + ("-quick" if options.quick else ""))
 
 
-def quick_subset(dataset: Dataset, per_class: int, seed: int = 0) -> set[str]:
-    """Up to `per_class` tracks of each (first) label, whole groups at a time, deterministically."""
+def quick_subset(dataset: Dataset, per_class: int, unusable=(), seed: int = 0) -> set[str]:
+    """Up to `per_class` usable tracks of each (first) label, whole groups at a time, deterministically."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
     groups: dict[str, dict[str, list[str]]] = {}
     for t in dataset.tracks:
+        if t.id in unusable:
+            continue
         groups.setdefault(t.labels[0] if t.labels else "", {}).setdefault(t.group or t.id, []).append(t.id)
     keep: set[str] = set()
     for label in sorted(groups):
@@ -87,7 +89,7 @@ def plan(suite: Suite, dataset: Dataset, options: RunOptions, skipped: dict) -> 
         seeds = seeds[: quick.get("seeds", 1)]
         overrides = quick.get("params", {})
         variants = [apply_overrides(v, overrides) for v in variants]
-    keep = quick_subset(dataset, quick["tracks_per_class"]) if "tracks_per_class" in quick else None
+    keep = quick_subset(dataset, quick["tracks_per_class"], skipped) if "tracks_per_class" in quick else None
     cache_dir = default_cache()
     threads = max(1, (os.cpu_count() or 1) // max(1, options.workers))
     return [

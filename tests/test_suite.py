@@ -140,6 +140,10 @@ MALFORMED = {
         BASE.replace('columns = ["metric"]', 'columns = ["metric"]\nmetrics = ["pr_auc_macro"]'),
         "'report.metrics[0]': 'pr_auc_macro' is not among",
     ),
+    "protocol defined for another dataset": (
+        BASE.replace('"stratified-kfold"\nfolds = 2', '"gtzan-random-4fold"'),
+        "'gtzan-random-4fold' is defined for the 'gtzan' dataset, not 'synthetic'",
+    ),
     "quick folds zero": (BASE + "\n[quick]\nfolds = 0\n", "'quick.folds' must be a positive integer"),
 }
 

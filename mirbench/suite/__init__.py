@@ -206,6 +206,12 @@ def check_components(data: dict, where: str) -> None:
                 f"{where}: 'protocol.name': {name!r} is defined for the {bound!r} dataset, "
                 f"not {data['dataset']['name']!r}"
             )
+        if section == "protocol" and hasattr(factory, "check_dataset"):  # e.g. fma-top10 needs top_genres = 10
+            dataset_params = {k: v for k, v in data["dataset"].items() if k != "name"}
+            try:
+                factory.check_dataset(data["dataset"]["name"], dataset_params)
+            except ValueError as exc:
+                raise SuiteError(f"{where}: 'dataset': {exc}") from None
         if section == "protocol":  # cheap to build: catches bad values (proportions, folds) before any run
             try:
                 factory(**spec)

@@ -22,4 +22,8 @@ def check_data_root(suite: Suite, explicit_root=None) -> None:
             f"pass --data-root DIR or set MIRBENCH_DATA, with the dataset under DIR/{name}/"
         )
     if not (root / name).is_dir():
-        raise DatasetError(f"{suite.path}: dataset {name!r} expected at {root / name}, which does not exist")
+        layout = getattr(datasets.get(name), "expected_layout", "")
+        raise DatasetError(
+            f"{suite.path}: dataset {name!r} expected at {root / name}, which does not exist"
+            + (f"; expected layout:\n{layout}" if layout else "")
+        )
