@@ -82,6 +82,8 @@ datasets = Registry(
     {
         "corpus": "mirbench.datasets.corpus:CorpusDataset",
         "synthetic": "mirbench.testing:SyntheticDataset",
+        "gtzan": "mirbench.datasets.gtzan:GTZANDataset",
+        "ismir2004": "mirbench.datasets.ismir2004:ISMIR2004Dataset",
     },
 )
 
@@ -90,6 +92,9 @@ protocols = Registry(
     {
         "stratified-kfold": "mirbench.protocols:StratifiedGroupKFold",
         "fixed-split": "mirbench.protocols:FixedSplit",
+        "gtzan-random-4fold": "mirbench.datasets.gtzan:GTZANRandom4Fold",
+        "gtzan-fault-filtered": "mirbench.datasets.gtzan:GTZANFaultFiltered",
+        "ismir2004-train-dev": "mirbench.datasets.ismir2004:ISMIR2004TrainDev",
     },
 )
 

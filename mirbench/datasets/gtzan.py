@@ -1,0 +1,239 @@
+"""GTZAN (Tzanetakis & Cook 2002): 10 genres x 100 excerpts of about 30 s, and its two published protocols.
+
+The index is the 1000 canonical names (`blues.00000` ... `rock.00099`) whether
+or not each file is on disk, so that published split sizes stay exact; a file
+absent from the user's copy is reported by `validate` and skipped by the runner.
+See docs/datasets/gtzan.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import ClassVar
+
+from mirbench.dataset import Dataset, DatasetError, Track, ValidationReport
+from mirbench.fetch import Resource, checked, fetch, md5sum
+from mirbench.protocols import KFOLD, FixedSplit, Fold, Protocol, StratifiedGroupKFold
+
+__all__ = ["GTZANDataset", "GTZANRandom4Fold", "GTZANFaultFiltered", "GENRES", "FAULT_FILTERED_LISTS", "track_id"]
+
+GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
+TRACKS_PER_GENRE = 100
+SAMPLE_RATE = 22050
+EXTENSIONS = (".wav", ".au")  # preferred first: a track present in both formats is read from its .wav
+#: Where the genre folders may sit under the dataset root: the archive, the Kaggle copy, mirdata's download.
+AUDIO_DIRS = ("genres", "Data/genres_original", "gtzan_genre/genres")
+
+EXPECTED_LAYOUT = """\
+    gtzan/
+      genres/blues/blues.00000.wav    (.au in the original distribution)
+      genres/blues/blues.00001.wav
+      ...
+      genres/rock/rock.00099.wav
+    (the Kaggle copy, gtzan/Data/genres_original/<genre>/..., is found too)"""
+
+_ID = re.compile(r"^(?P<genre>[a-z]+)\.(?P<number>\d{5})$")
+
+# The fault-filtered split of Kereliuk, Sturm & Larsen (2015), as published with their code.
+_DNN_MGR = ("coreyker/dnn-mgr", "bdad579ea6cb37b665ea6019fe1026a6ce20cbc7")
+FAULT_FILTERED_LISTS = {
+    part: Resource(f"gtzan/{part}_filtered.txt", *_DNN_MGR, f"gtzan/{part}_filtered.txt", md5)
+    for part, md5 in (
+        ("train", "d55795dd4bc006e94d1c1b092bfe9da3"),
+        ("valid", "bf8b8540ab13630c984d6331b3102191"),
+        ("test", "6dbab6aabd0c49a20bc3b6df10986454"),
+    )
+}
+
+
+def track_id(genre: str, number: int) -> str:
+    """The id of a GTZAN track: its file name without extension, e.g. `jazz.00054`."""
+    return f"{genre}.{number:05d}"
+
+
+def find_audio_dir(root: Path) -> Path:
+    """The folder holding the genre folders under `root`; DatasetError saying where it looked otherwise."""
+    for rel in AUDIO_DIRS:
+        folder = root / rel
+        if folder.is_dir() and any((folder / g).is_dir() for g in GENRES):
+            return folder
+    looked = ", ".join(f"{root / rel}/<genre>/" for rel in AUDIO_DIRS)
+    raise DatasetError(
+        f"gtzan: no GTZAN genre folders under {root} (looked for {looked}).\n"
+        f"Expected layout under the data root (--data-root DIR or MIRBENCH_DATA):\n{EXPECTED_LAYOUT}"
+    )
+
+
+def read_checksums(path: str | os.PathLike) -> dict[str, str]:
+    """Known md5s by track id, from mirdata's GTZAN index (`{"tracks": {id: {"audio": [path, md5]}}}`)
+    or from a flat JSON object `{id: md5}`."""
+    path = Path(path).expanduser()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DatasetError(f"gtzan: cannot read the checksum file {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise DatasetError(f"gtzan: the checksum file {path} is not valid JSON: {exc}") from None
+    entries = data.get("tracks", data) if isinstance(data, dict) else None
+    if not isinstance(entries, dict):
+        raise DatasetError(f"gtzan: the checksum file {path} must be a JSON object of track id -> md5")
+    known = {}
+    for tid, value in entries.items():
+        md5 = value.get("audio", [None, None])[1] if isinstance(value, dict) else value
+        if not (isinstance(md5, str) and re.fullmatch(r"[0-9a-f]{32}", md5)):
+            raise DatasetError(f"gtzan: the checksum file {path} has no md5 for {tid!r} (got {md5!r})")
+        known[tid] = md5
+    return known
+
+
+class GTZANDataset(Dataset):
+    """GTZAN from `<root>/genres/<genre>/<genre>.000NN.{wav,au}` (or the Kaggle `Data/genres_original/`).
+
+    `checksums`: optional path to a JSON of known md5s (mirdata's
+    `gtzan_genre_index_1.0.json`, or `{id: md5}`); `validate` then warns
+    ("checksum") for every .wav file that differs. `tracks_per_genre` (100)
+    indexes only the first N tracks of each genre, for tests and subsets.
+    """
+
+    name = "gtzan"
+    needs_root = True
+    expected_sample_rate = SAMPLE_RATE
+    expected_layout = EXPECTED_LAYOUT  # shown when the dataset is not found
+
+    @classmethod
+    def task_for(cls, params: dict):
+        return "single-label"
+
+    def __init__(self, root=None, checksums: str | None = None, tracks_per_genre: int = TRACKS_PER_GENRE):
+        if root is None:
+            raise DatasetError(
+                "gtzan is read from your copy of the dataset, but no data root is set; pass --data-root DIR "
+                f"or set MIRBENCH_DATA, with the dataset under DIR/gtzan/:\n{EXPECTED_LAYOUT}"
+            )
+        n = tracks_per_genre
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= TRACKS_PER_GENRE:
+            raise DatasetError(f"gtzan: tracks_per_genre must be an integer from 1 to {TRACKS_PER_GENRE}, got {n!r}")
+        root = Path(root).expanduser()
+        if not root.is_dir():
+            raise DatasetError(
+                f"gtzan: dataset folder {root} does not exist.\n"
+                f"Expected layout under the data root (--data-root DIR or MIRBENCH_DATA):\n{EXPECTED_LAYOUT}"
+            )
+        self.root = root
+        self.audio_dir = find_audio_dir(root)
+        self.checksums = read_checksums(checksums) if checksums else None
+        tracks = []
+        for genre in GENRES:
+            folder = self.audio_dir / genre
+            on_disk = set(os.listdir(folder)) if folder.is_dir() else set()
+            for number in range(n):
+                tid = track_id(genre, number)
+                ext = next((e for e in EXTENSIONS if tid + e in on_disk), None)
+                path = folder / (tid + (ext or EXTENSIONS[0]))
+                meta = {"genre": genre, "number": number, "format": ext[1:] if ext else None}
+                tracks.append(Track(tid, path, (genre,), meta=meta))
+        params = {"checksums": str(checksums) if checksums else None, "tracks_per_genre": n}
+        super().__init__(tracks, GENRES, "single-label", SAMPLE_RATE, params=params)
+
+    def validate(self) -> ValidationReport:
+        """Missing, unreadable and wrong-rate files; with `checksums`, .wav files whose md5 differs."""
+        report = super().validate()
+        if self.checksums is None:
+            return report
+        for t in self.tracks:
+            known = self.checksums.get(t.id)
+            # the known md5s are those of the .wav archive; an .au copy cannot be compared
+            if known is None or t.id in report.problems or t.meta["format"] != "wav":
+                continue
+            actual = md5sum(t.path)
+            if actual != known:
+                report.warn(t.id, "checksum", f"{t.path}: md5 {actual}, the published file has {known}")
+        return report
+
+
+class GTZANRandom4Fold(StratifiedGroupKFold):
+    """Sigtia & Dixon (2014): 4 folds of 50/25/25 % per genre, seeded; the 4 test sets partition GTZAN.
+
+    A k-fold rotation (fold i tests on quarter i, validates on quarter i+1 and
+    trains on the other two), stratified by genre: with 100 tracks per genre,
+    each fold has 500/250/250 tracks, 50/25/25 of every genre.
+    """
+
+    name: ClassVar[str] = "gtzan-random-4fold"
+    dataset: ClassVar[str] = "gtzan"
+
+    def __init__(self, seed: int = 0):
+        super().__init__(folds=4, proportions=KFOLD, seed=seed, groups=False)
+
+    def params(self) -> dict:
+        return {"seed": self.seed}
+
+
+def list_id(entry: str, where: str) -> str:
+    """`genre/genre.000NN.wav` (or .au, or a bare file name) -> the track id `genre.000NN`."""
+    parts = entry.replace("\\", "/").split("/")
+    stem, ext = os.path.splitext(parts[-1])
+    match = _ID.match(stem)
+    if ext.lower() not in EXTENSIONS + ("",) or not match or match["genre"] not in GENRES:
+        raise ValueError(f"{where}: {entry!r} does not name a GTZAN track (expected genre/genre.000NN.wav)")
+    if len(parts) > 1 and parts[-2] != match["genre"]:
+        raise ValueError(f"{where}: {entry!r} puts a {match['genre']} track under the folder {parts[-2]!r}")
+    return stem
+
+
+class GTZANFaultFiltered(Protocol):
+    """Kereliuk, Sturm & Larsen (2015): the fault-filtered train/valid/test lists (443/197/290 tracks).
+
+    The lists are fetched from coreyker/dnn-mgr at a pinned commit and checked
+    by md5 (see `FAULT_FILTERED_LISTS`); `train`, `valid`, `test` may instead
+    be paths to local copies, which must match the same md5s. A listed track
+    that the index lacks is a ValueError naming it; one that is in the index
+    but absent on disk is reported by `validate` and skipped by the runner.
+    """
+
+    name: ClassVar[str] = "gtzan-fault-filtered"
+    dataset: ClassVar[str] = "gtzan"
+
+    def __init__(self, train: str | None = None, valid: str | None = None, test: str | None = None):
+        self._given = {"train": train, "valid": valid, "test": test}
+        for part, value in self._given.items():
+            if value is not None and not isinstance(value, (str, os.PathLike)):
+                raise ValueError(f"{self.name}: {part!r} must be a path to a local copy of the list, got {value!r}")
+
+    def params(self) -> dict:
+        return {part: None if v is None else str(v) for part, v in self._given.items()}
+
+    def list_path(self, part: str) -> Path:
+        """A verified copy of the published list of `part`: the given local file, else fetched."""
+        resource = FAULT_FILTERED_LISTS[part]
+        given = self._given[part]
+        if given is None:
+            return fetch(resource)
+        path = Path(given).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"{self.name}: the {part} list {path} does not exist")
+        return checked(path, resource, f"the {part} list {path}")
+
+    def lists(self) -> dict[str, list[str]]:
+        """Track ids of each part, in the order of the published files."""
+        out = {}
+        for part in FAULT_FILTERED_LISTS:
+            path = self.list_path(part)
+            lines = path.read_text(encoding="utf-8").splitlines()
+            out[part] = [list_id(s.strip(), f"{path}:{k}") for k, s in enumerate(lines, 1) if s.strip()]
+        return out
+
+    def folds(self, dataset: Dataset) -> list[Fold]:
+        lists = self.lists()
+        known = {t.id for t in dataset.tracks}
+        unknown = [i for ids in lists.values() for i in ids if i not in known]
+        if unknown:
+            shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+            raise ValueError(
+                f"{self.name}: {len(unknown)} listed track(s) are not in the {dataset.name!r} index: {shown}"
+                + (" (tracks_per_genre is below 100)" if dataset.params.get("tracks_per_genre", 100) < 100 else "")
+            )
+        return FixedSplit(**lists).folds(dataset)
