@@ -84,6 +84,7 @@ datasets = Registry(
         "synthetic": "mirbench.testing:SyntheticDataset",
         "gtzan": "mirbench.datasets.gtzan:GTZANDataset",
         "ismir2004": "mirbench.datasets.ismir2004:ISMIR2004Dataset",
+        "mtat": "mirbench.datasets.mtat:MTATDataset",
     },
 )
 
@@ -95,6 +96,8 @@ protocols = Registry(
         "gtzan-random-4fold": "mirbench.datasets.gtzan:GTZANRandom4Fold",
         "gtzan-fault-filtered": "mirbench.datasets.gtzan:GTZANFaultFiltered",
         "ismir2004-train-dev": "mirbench.datasets.ismir2004:ISMIR2004TrainDev",
+        "mtat-12-1-3": "mirbench.datasets.mtat:MTAT1213",
+        "mtat-cleaned": "mirbench.datasets.mtat:MTATCleaned",
     },
 )
 
