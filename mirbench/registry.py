@@ -85,6 +85,7 @@ datasets = Registry(
         "gtzan": "mirbench.datasets.gtzan:GTZANDataset",
         "ismir2004": "mirbench.datasets.ismir2004:ISMIR2004Dataset",
         "mtat": "mirbench.datasets.mtat:MTATDataset",
+        "fma": "mirbench.datasets.fma:FMADataset",
     },
 )
 
@@ -98,6 +99,9 @@ protocols = Registry(
         "ismir2004-train-dev": "mirbench.datasets.ismir2004:ISMIR2004TrainDev",
         "mtat-12-1-3": "mirbench.datasets.mtat:MTAT1213",
         "mtat-cleaned": "mirbench.datasets.mtat:MTATCleaned",
+        "fma-small": "mirbench.datasets.fma:FMASmall",
+        "fma-medium": "mirbench.datasets.fma:FMAMedium",
+        "fma-top10": "mirbench.datasets.fma:FMATop10",
     },
 )
 
