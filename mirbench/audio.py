@@ -49,6 +49,8 @@ def _check_file(path: Path) -> None:
 def _soundfile_reason(exc: Exception, path: Path) -> str:
     """libsndfile's complaint without the path repeated ("Error opening '<path>': ...")."""
     text = str(exc).replace(f"Error opening {str(path)!r}: ", "").replace(str(path), "the file")
+    if "does not exist or is not a regular file" in text:  # what libsndfile says of corrupt mp3 data
+        return "not audio it can decode (corrupt or unsupported data)"
     return text.strip().rstrip(".") or type(exc).__name__
 
 
