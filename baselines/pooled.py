@@ -87,7 +87,7 @@ class PooledFeatureClassifier(System):
         if self.vote not in ("mean", "majority"):
             raise ValueError(f"vote must be 'mean' or 'majority', got {self.vote!r}")
         if self.fit_on_valid and valid is not None:
-            train = TrackSet(train.dataset, train.tracks + valid.tracks, train.store, train.device)
+            train = train.with_tracks(train.tracks + valid.tracks)
         self.fit_frames(train.features(self.frontend()))
         X, counts = self.vectors(train)
         y = np.repeat(train.targets, counts, axis=0)

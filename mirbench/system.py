@@ -7,6 +7,7 @@ scores per track from `predict(tracks)`.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from contextlib import contextmanager
 from typing import Sequence
@@ -25,11 +26,19 @@ class TrackSet:
     for the same frontend on the same audio shares one cached computation.
     """
 
-    def __init__(self, dataset: Dataset, tracks: Sequence[Track], store, device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        dataset: Dataset,
+        tracks: Sequence[Track],
+        store,
+        device: str | torch.device = "cpu",
+        data_root: str | None = None,
+    ):
         self.dataset = dataset
         self.tracks = list(tracks)
         self.store = store
         self.device = torch.device(device)
+        self.data_root = data_root  # for systems that open another dataset (pre-training, transfer)
 
     def __len__(self) -> int:
         return len(self.tracks)
@@ -37,6 +46,17 @@ class TrackSet:
     @property
     def ids(self) -> list[str]:
         return [t.id for t in self.tracks]
+
+    def split_key(self) -> str:
+        """A hash of the dataset and these track ids: names what a model was trained on (for model caches)."""
+        h = hashlib.sha256(self.dataset.fingerprint().encode())
+        for tid in self.ids:
+            h.update(b"\0" + tid.encode())
+        return h.hexdigest()[:16]
+
+    def with_tracks(self, tracks: Sequence[Track]) -> "TrackSet":
+        """The same dataset, store and device, other tracks."""
+        return TrackSet(self.dataset, tracks, self.store, self.device, self.data_root)
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -80,6 +100,10 @@ class System(BaseEstimator):
     def n_parameters(self) -> int | None:
         """Number of learned parameters, where the notion applies."""
         return None
+
+    def training_info(self) -> dict:
+        """Numbers about training worth reporting (epochs, optimiser steps, seconds); recorded with the result."""
+        return {}
 
 
 def resolve_device(device: str) -> torch.device:

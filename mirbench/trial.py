@@ -103,7 +103,7 @@ def execute(spec: TrialSpec) -> dict:
         record["dataset"] = dataset.describe()
         store = FeatureStore(Path(spec.cache_dir) if spec.cache_dir else None, device=device)
         parts = {
-            name: TrackSet(dataset, dataset.subset(spec.usable(ids)), store, device)
+            name: TrackSet(dataset, dataset.subset(spec.usable(ids)), store, device, spec.data_root)
             for name, ids in (("train", spec.fold.train), ("valid", spec.fold.valid), ("test", spec.fold.test))
         }
         record["fold"].update({name: len(part) for name, part in parts.items()})
@@ -129,6 +129,7 @@ def execute(spec: TrialSpec) -> dict:
         record["confusion"] = values.get("confusion")
         record["predictions"] = {"track_ids": parts["test"].ids, "scores": scores, "truth": truth}
         record["n_parameters"] = system.n_parameters()
+        record["training"] = system.training_info()
         record["timings"] = {
             "features_s": store.seconds,
             "fit_s": watch.seconds["fit"] - fit_features,

@@ -102,3 +102,4 @@ def test_failed_trials_are_listed(tmp_path, write_suite):
     assert "## Failed trials" in text
     assert text.count("this variant fails on purpose") == 4
     assert "4 ok, 4 failed" in text
+    assert "| epochs 3, train_s 0 |" in text.replace("  ", "")  # what the system reported about training

@@ -91,11 +91,22 @@ def timings(records: list[dict]) -> str:
         rows.append(
             [name, len(rs)]
             + [f"{t[k]['mean']:.2f}" for k in ("features_s", "fit_s", "predict_s")]
-            + [f"{n_params:,}" if n_params else "—"]
+            + [f"{n_params:,}" if n_params else "—", training_summary(rs)]
         )
-    headers = ["system", "trials", "features (s)", "fit (s)", "predict (s)", "parameters"]
+    headers = ["system", "trials", "features (s)", "fit (s)", "predict (s)", "parameters", "training (mean)"]
     note = "Mean seconds per trial; feature time counts cache misses only (cached features cost ~0 s)."
     return "## Training time\n\n" + tabulate(rows, headers, tablefmt="github", disable_numparse=True) + f"\n\n{note}\n"
+
+
+def training_summary(records: list[dict]) -> str:
+    """Mean of each number a system reported about its training (epochs, optimiser steps, seconds)."""
+    keys = sorted({k for r in records for k, v in (r.get("training") or {}).items() if isinstance(v, (int, float))})
+    parts = []
+    for k in keys:
+        s = summarise([(r.get("training") or {}).get(k) for r in records])
+        if s["mean"] is not None:
+            parts.append(f"{k} {s['mean']:.4g}")
+    return ", ".join(parts) or "—"
 
 
 def sources(published: list[dict]) -> str:
