@@ -8,6 +8,7 @@ scores per track from `predict(tracks)`.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from contextlib import contextmanager
 from typing import Sequence
@@ -50,6 +51,7 @@ class TrackSet:
     def split_key(self) -> str:
         """A hash of the dataset and these track ids: names what a model was trained on (for model caches)."""
         h = hashlib.sha256(self.dataset.fingerprint().encode())
+        h.update(json.dumps(self.dataset.params, sort_keys=True, default=str).encode())  # e.g. clip_seconds
         for tid in self.ids:
             h.update(b"\0" + tid.encode())
         return h.hexdigest()[:16]

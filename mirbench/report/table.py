@@ -126,7 +126,7 @@ def grid(records: list[dict], layout: Layout, published: list[dict]) -> tuple[li
     with_pub = {c for c in col_keys if any(published_value(published, r, c, layout) for r in row_keys)}
     header = [DIMENSION_TITLES.get(d, d) for d in layout.rows]
     for c in col_keys:
-        name = " / ".join(c)
+        name = column_title(c, layout)
         header.append(name)
         if c in with_pub:
             header.append(f"{name} (published)")
@@ -139,6 +139,18 @@ def grid(records: list[dict], layout: Layout, published: list[dict]) -> tuple[li
                 line.append(fmt_published(published_value(published, r, c, layout), layout))
         body.append(line)
     return header, body
+
+
+def column_title(key: tuple[str, ...], layout: Layout) -> str:
+    """Names speak for themselves ("relu-sgd"); flags get their parameter's name ("aggregate=True");
+    a parameter a variant does not have reads "no <parameter>"."""
+
+    def title(dim: str, value: str) -> str:
+        if value == "":
+            return f"no {dim}"
+        return f"{dim}={value}" if value in ("True", "False") else value
+
+    return " / ".join(title(d, v) for d, v in zip(layout.columns, key))
 
 
 def natural(key: tuple[str, ...]):

@@ -179,7 +179,13 @@ def build_variants(data: dict, where: str) -> list[Variant]:
         check_params(factory, {**params, **grid}, where, f"'{here}' (system {spec['name']!r})")
         label = spec.get("label", spec["name"])
         for point in expand_grid(grid, f"{where}: '{here}"):
-            variants.append(Variant(spec["name"], label, {**params, **point}))
+            merged = {**params, **point}
+            if hasattr(factory, "check_params"):  # a system may vet its values before any run
+                try:
+                    factory(**merged).check_params()
+                except ValueError as exc:
+                    raise SuiteError(f"{where}: '{here}': {exc}") from None
+            variants.append(Variant(spec["name"], label, merged))
     ids = [v.id for v in variants]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
