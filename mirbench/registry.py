@@ -73,6 +73,7 @@ systems = Registry(
     {
         "mfcc": "baselines.mfcc:MFCCBaseline",
         "pmsc": "baselines.pmsc:PMSCBaseline",
+        "sigtia2014.mlp": "baselines.sigtia2014:Sigtia2014MLP",
     },
     entry_point_group="mirbench.systems",
 )
