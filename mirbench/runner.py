@@ -20,7 +20,7 @@ from tqdm import tqdm
 from mirbench.dataset import Dataset
 from mirbench.results import ResultStore
 from mirbench.suite import Suite
-from mirbench.trial import TrialSpec, execute, now, trial_id
+from mirbench.trial import TrialSpec, execute, failed_record, now, trial_id
 
 log = logging.getLogger("mirbench")
 
@@ -198,14 +198,8 @@ def run_pool(specs: list[TrialSpec], workers: int, finish) -> None:
 
 def crashed(spec: TrialSpec) -> dict:
     """The record of a trial whose worker process died (killed, out of memory)."""
-    return {
-        "trial_id": spec.trial_id,
-        "status": "failed",
-        "suite": spec.suite,
-        "variant": spec.variant.describe(),
-        "seed": spec.seed,
-        "protocol": spec.protocol,
-        "fold": {"index": spec.fold.index, "split_hash": spec.fold.split_hash()},
-        "error": {"type": "WorkerDied", "message": "the worker process running this trial died", "traceback": ""},
-        "provenance": {"finished_at": now(), "quick": spec.quick},
-    }
+    record = failed_record(
+        spec, {"type": "WorkerDied", "message": "the worker process running this trial died", "traceback": ""}
+    )
+    record["provenance"]["finished_at"] = now()
+    return record

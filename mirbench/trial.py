@@ -69,6 +69,21 @@ def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def failed_record(spec: TrialSpec, error: dict | None = None) -> dict:
+    """What every record of `spec` starts as: its identity, status "failed" until it succeeds."""
+    return {
+        "trial_id": spec.trial_id,
+        "suite": spec.suite,
+        "variant": spec.variant.describe(),
+        "seed": spec.seed,
+        "protocol": spec.protocol,
+        "fold": {"index": spec.fold.index, "split_hash": spec.fold.split_hash()},
+        "status": "failed",
+        "error": error,
+        "provenance": {"quick": spec.quick},
+    }
+
+
 def execute(spec: TrialSpec) -> dict:
     """Run one trial and return its record (status "ok" or "failed")."""
     import torch
@@ -79,21 +94,12 @@ def execute(spec: TrialSpec) -> dict:
     from mirbench.provenance import provenance
     from mirbench.system import Stopwatch, TrackSet, resolve_device
 
-    record = {
-        "trial_id": spec.trial_id,
-        "suite": spec.suite,
-        "variant": spec.variant.describe(),
-        "seed": spec.seed,
-        "protocol": spec.protocol,
-        "fold": {"index": spec.fold.index, "split_hash": spec.fold.split_hash()},
-        "skipped": [
-            {"id": i, "reason": spec.skipped[i]}
-            for i in sorted(set(spec.fold.train + spec.fold.valid + spec.fold.test) & set(spec.skipped))
-        ],
-        "status": "failed",
-        "error": None,
-        "provenance": {"started_at": now(), "quick": spec.quick},
-    }
+    record = failed_record(spec)
+    record["skipped"] = [
+        {"id": i, "reason": spec.skipped[i]}
+        for i in sorted(set(spec.fold.train + spec.fold.valid + spec.fold.test) & set(spec.skipped))
+    ]
+    record["provenance"]["started_at"] = now()
     watch = Stopwatch()
     try:
         torch.set_num_threads(max(1, spec.threads))
