@@ -66,11 +66,11 @@ class PooledFeatureClassifier(System):
     def transform_frames(self, frames: np.ndarray) -> np.ndarray:
         return frames
 
-    def vectors(self, tracks: TrackSet) -> tuple[np.ndarray, list[int]]:
-        """Pooled vectors of every track, stacked, and how many belong to each track."""
+    def vectors(self, frame_sets: list[np.ndarray]) -> tuple[np.ndarray, list[int]]:
+        """Pooled vectors of every track's frames, stacked, and how many belong to each track."""
         rate = self.frontend()
         per_track = []
-        for frames in tracks.features(rate):
+        for frames in frame_sets:
             frames = self.transform_frames(frames)
             if self.window_seconds is None:
                 per_track.append(windows(frames, len(frames), 1, self.stats))
@@ -88,8 +88,9 @@ class PooledFeatureClassifier(System):
             raise ValueError(f"vote must be 'mean' or 'majority', got {self.vote!r}")
         if self.fit_on_valid and valid is not None:
             train = train.with_tracks(train.tracks + valid.tracks)
-        self.fit_frames(train.features(self.frontend()))
-        X, counts = self.vectors(train)
+        frames = train.features(self.frontend())  # read once: the frame transform and the vectors share them
+        self.fit_frames(frames)
+        X, counts = self.vectors(frames)
         y = np.repeat(train.targets, counts, axis=0)
         self.model_ = make_classifier(
             self.classifier, train.multilabel, self.C, self.n_estimators, self.random_state
@@ -98,7 +99,7 @@ class PooledFeatureClassifier(System):
         return self
 
     def predict(self, tracks: TrackSet) -> np.ndarray:
-        X, counts = self.vectors(tracks)
+        X, counts = self.vectors(tracks.features(self.frontend()))
         proba = class_scores(self.model_, X, tracks.multilabel)
         if not tracks.multilabel:  # classes absent from training get zero probability
             full = np.zeros((len(proba), self.n_classes_))
