@@ -92,6 +92,7 @@ class Dataset:
     name: str = "dataset"
     needs_root: bool = False  # True for datasets read from the user's copy under <data root>/<name>
     expected_sample_rate: int | None = None  # files at another rate get a "sample-rate" warning
+    fixed_task: Task | None = None  # the task kind, for datasets that offer only one
 
     def __init__(
         self,
@@ -120,7 +121,7 @@ class Dataset:
     @classmethod
     def task_for(cls, params: dict) -> Task | None:
         """The kind of task these constructor parameters give, when known without building (for `validate`)."""
-        return None
+        return cls.fixed_task
 
     def index(self) -> tuple[Track, ...]:
         """Every track the dataset's metadata names, with its labels (present on disk or not)."""

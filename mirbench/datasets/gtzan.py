@@ -103,9 +103,7 @@ class GTZANDataset(Dataset):
     expected_sample_rate = SAMPLE_RATE
     expected_layout = EXPECTED_LAYOUT  # shown when the dataset is not found
 
-    @classmethod
-    def task_for(cls, params: dict):
-        return "single-label"
+    fixed_task = "single-label"
 
     def __init__(self, root=None, checksums: str | None = None, tracks_per_genre: int = TRACKS_PER_GENRE):
         if root is None:

@@ -91,9 +91,7 @@ class ISMIR2004Dataset(Dataset):
     expected_sample_rate = SAMPLE_RATE
     expected_layout = EXPECTED_LAYOUT  # shown when the dataset is not found
 
-    @classmethod
-    def task_for(cls, params: dict):
-        return "single-label"
+    fixed_task = "single-label"
 
     def __init__(
         self, root=None, subsets: Sequence[str] = ("training", "development"), clip_seconds: float | None = None

@@ -64,9 +64,7 @@ class FMADataset(Dataset):
     expected_layout = layout("small")  # shown when the dataset is not found
     expected_sample_rate = SAMPLE_RATE
 
-    @classmethod
-    def task_for(cls, params: dict):
-        return "single-label"
+    fixed_task = "single-label"
 
     def __init__(self, root=None, subset: str = "small", top_genres: int | None = None):
         check_params(subset, top_genres)

@@ -73,9 +73,7 @@ class MTATDataset(Dataset):
     expected_sample_rate = SAMPLE_RATE
     expected_layout = LAYOUT  # shown when the dataset is not found
 
-    @classmethod
-    def task_for(cls, params: dict):
-        return "multi-label"
+    fixed_task = "multi-label"
 
     def __init__(self, root=None, n_tags: int = 50, tags: str = "top"):
         if isinstance(n_tags, bool) or not isinstance(n_tags, numbers.Integral) or n_tags < 1:
