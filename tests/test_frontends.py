@@ -52,6 +52,7 @@ FRONTENDS = {
     "logmel": LogMel(),
     "logmel-power": LogMel(power=2.0, n_mels=64, fmin=30.0, fmax=8000.0),
     "logmel-db": LogMel(compression="db"),
+    "logmel-short-window": LogMel(sample_rate=16000, n_fft=512, hop_length=256, win_length=256),
     "logmel-power-db": LogMel(power=2.0, compression="db"),
     "mfcc": MFCC(),
     "mfcc-40": MFCC(n_mfcc=40, n_fft=1024, n_mels=96),
@@ -176,7 +177,7 @@ def test_input_checks():
 def test_params_and_key():
     fe = LogMel()
     assert fe.params() == {
-        "sample_rate": 22050, "n_fft": 1024, "hop_length": 512, "n_mels": 128, "fmin": 0.0,
+        "sample_rate": 22050, "n_fft": 1024, "hop_length": 512, "win_length": None, "n_mels": 128, "fmin": 0.0,
         "fmax": None, "power": 1.0, "compression": "log1p", "C": 10000.0, "top_db": 80.0,
     }  # fmt: skip
     assert fe.key() == LogMel().key() == LogMel(C=10000, fmin=0).key()  # stable, types normalised

@@ -5,7 +5,9 @@ The mel spectrogram is `librosa.feature.melspectrogram(power=power)`: the
 normalisation, librosa's defaults). The default `power=1.0` (magnitude) with
 `log(1 + C * mel)`, C = 10000, follows the paper; `compression="db"` gives
 `librosa.amplitude_to_db` (power 1) or `librosa.power_to_db` (power 2) with
-ref=1 and librosa's `top_db` floor, applied per track.
+ref=1 and librosa's `top_db` floor, applied per track. `win_length` shorter than
+`n_fft` zero-pads each window to n_fft samples: the time resolution of a short
+window with enough FFT bins that no mel band is empty.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class LogMel(Frontend):
         sample_rate: int = 22050,
         n_fft: int = 1024,
         hop_length: int = 512,
+        win_length: int | None = None,
         n_mels: int = 128,
         fmin: float = 0.0,
         fmax: float | None = None,
@@ -68,6 +71,9 @@ class LogMel(Frontend):
         self.sample_rate = int(sample_rate)
         self.n_fft = int(n_fft)
         self.hop_length = int(hop_length)
+        if win_length is not None and not 0 < int(win_length) <= self.n_fft:
+            raise ValueError(f"LogMel win_length must be in 1..n_fft ({self.n_fft}), got {win_length!r}")
+        self.win_length = None if win_length is None else int(win_length)
         self.n_mels = int(n_mels)
         self.fmin = float(fmin)
         self.fmax = None if fmax is None else float(fmax)
@@ -85,7 +91,7 @@ class LogMel(Frontend):
 
     def mel(self, audio: torch.Tensor) -> torch.Tensor:
         """The uncompressed mel spectrogram (B, frames, n_mels)."""
-        window = self._buffer("window", audio.device, lambda: window_array("hann", self.n_fft))
+        window = self._buffer("window", audio.device, lambda: window_array("hann", self.n_fft, self.win_length))
         basis = self._buffer(
             "mel",
             audio.device,
@@ -112,6 +118,7 @@ class LogMel(Frontend):
             sr=self.sample_rate,
             n_fft=self.n_fft,
             hop_length=self.hop_length,
+            win_length=self.win_length,
             n_mels=self.n_mels,
             fmin=self.fmin,
             fmax=self.fmax,

@@ -24,7 +24,11 @@ def n_stft_frames(n_samples: int, n_fft: int, hop_length: int, center: bool) -> 
 def stft_magnitude(
     audio: torch.Tensor, n_fft: int, hop_length: int, window: torch.Tensor, center: bool
 ) -> torch.Tensor:
-    """|STFT| of (B, T) float32 audio as (B, frames, n_fft // 2 + 1)."""
+    """|STFT| of (B, T) float32 audio as (B, frames, n_fft // 2 + 1).
+
+    `window` has n_fft samples; a shorter analysis window comes zero-padded to
+    n_fft around its centre (`window_array(..., win_length)`), as librosa does.
+    """
     n_samples = audio.shape[-1]
     if not center and n_samples < n_fft:
         return audio.new_zeros(audio.shape[0], 0, n_fft // 2 + 1)
@@ -43,11 +47,12 @@ def stft_magnitude(
     return spec.abs().transpose(1, 2)
 
 
-def window_array(window: str, n_fft: int) -> np.ndarray:
-    """The analysis window librosa uses (periodic, fftbins=True)."""
+def window_array(window: str, n_fft: int, win_length: int | None = None) -> np.ndarray:
+    """The analysis window librosa uses (periodic, fftbins=True), of `win_length` samples centred in n_fft."""
     import librosa
 
-    return librosa.filters.get_window(window, n_fft, fftbins=True)
+    win = librosa.filters.get_window(window, win_length or n_fft, fftbins=True)
+    return librosa.util.pad_center(win, size=n_fft)
 
 
 class STFTMagnitude(Frontend):
