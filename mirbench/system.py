@@ -107,6 +107,15 @@ class System(BaseEstimator):
         """Numbers about training worth reporting (epochs, optimiser steps, seconds); recorded with the result."""
         return {}
 
+    def diagnostics(self) -> dict:
+        """Learned quantities worth a picture (e.g. the spectra of first-layer filters), JSON-able; stored with
+        the result, drawn by the report when it knows the kind.
+
+        Known kinds: "filter_spectra": {"sample_rate": int, "spectra": filters x bins from 0 Hz to
+        sample_rate / 2 inclusive, non-negative}.
+        """
+        return {}
+
 
 def resolve_device(device: str) -> torch.device:
     """Turn `auto|cpu|cuda|cuda:N` into a torch device, failing clearly when CUDA is absent."""

@@ -92,6 +92,7 @@ def execute(spec: TrialSpec) -> dict:
     from mirbench.features import FeatureStore
     from mirbench.metrics import evaluate
     from mirbench.provenance import provenance
+    from mirbench.results import to_jsonable
     from mirbench.system import Stopwatch, TrackSet, resolve_device
 
     record = failed_record(spec)
@@ -136,6 +137,7 @@ def execute(spec: TrialSpec) -> dict:
         record["predictions"] = {"track_ids": parts["test"].ids, "scores": scores, "truth": truth}
         record["n_parameters"] = system.n_parameters()
         record["training"] = system.training_info()
+        record["diagnostics"] = to_jsonable(system.diagnostics())  # numpy arrays and scalars become lists and floats
         record["timings"] = {
             "features_s": store.seconds,
             "fit_s": watch.seconds["fit"] - fit_features,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from mirbench.report import sections
-from mirbench.report.plots import confusion_by_variant, plot_confusions
+from mirbench.report import per_class, sections, tables
+from mirbench.report.plots import confusion_by_variant, plot_confusions, plot_filter_spectra
 from mirbench.report.table import Layout, cells, grid, published_value
 from mirbench.results import ResultStore
 
@@ -18,31 +18,56 @@ def report_name(suite: dict) -> str:
     return suite["name"] + ("-quick" if suite.get("quick") else "")
 
 
-def markdown(suite: dict, records: list[dict], results_name: str, figure: str | None) -> str:
+def markdown(
+    suite: dict, records: list[dict], results_name: str, figure: str | None, filters: str | None = None
+) -> str:
     layout = Layout.from_suite(suite, records)
-    published = suite.get("report", {}).get("published", [])
-    header, body = grid(records, layout, published)
     n_ok = sum(r.get("status") == "ok" for r in records)
     parts = [
         f"# {suite.get('report', {}).get('title', suite['name'])}",
         suite.get("description", "").strip(),
         sections.setup(suite, records),
         "## Results",
-        tabulate(body, header, tablefmt="github", disable_numparse=True) if body else "_No successful trials yet._",
+        *results_tables(suite, records),
         f"Mean ± sample standard deviation over folds and seeds ({n_ok} successful trials)"
         + ("; values in %." if layout.percent else "."),
-        sections.sources(published),
+        sections.sources(all_published(suite)),
+        per_class.section(suite, records),
         sections.failures(records),
         sections.skipped(records),
         sections.timings(records),
         f"## Confusion matrices\n\n![confusion matrices]({figure})\n" if figure else "",
+        filters_section(filters),
         sections.provenance(suite, records, results_name),
     ]
     return "\n\n".join(p.strip("\n") for p in parts if p) + "\n"
 
 
+def results_tables(suite: dict, records: list[dict]) -> list[str]:
+    """The grid(s) under '## Results': one subsection per `[[report.tables]]` entry, else the one table."""
+    if tables.table_specs(suite):
+        return tables.markdown_sections(suite, records)
+    header, body = grid(records, Layout.from_suite(suite, records), suite.get("report", {}).get("published", []))
+    return [tabulate(body, header, tablefmt="github", disable_numparse=True) if body else "_No successful trials yet._"]
+
+
+def all_published(suite: dict) -> list[dict]:
+    """The published numbers of the report's table(s), for the list of sources."""
+    return suite.get("report", {}).get("published", []) + tables.published_entries(suite)
+
+
+def filters_section(figure: str | None) -> str:
+    """The learned-filter figure, when some system reported its filters' spectra."""
+    if not figure:
+        return ""
+    caption = "Normalised magnitude spectra of the filters learned in the lowest layer, ordered by dominant frequency"
+    return f"## Learned filters\n\n{caption} (first fold and seed of each system).\n\n![learned filters]({figure})\n"
+
+
 def csv_text(suite: dict, records: list[dict]) -> str:
-    """Long format: one line per cell, with the published value beside it."""
+    """Long format: one line per cell, with the published value beside it (the tables' long form when there are several)."""
+    if tables.table_specs(suite):
+        return tables.csv_text(suite, records)
     layout = Layout.from_suite(suite, records)
     published = suite.get("report", {}).get("published", [])
     buf = io.StringIO()
@@ -55,6 +80,8 @@ def csv_text(suite: dict, records: list[dict]) -> str:
 
 
 def latex(suite: dict, records: list[dict]) -> str:
+    if tables.table_specs(suite):
+        return tables.latex(suite, records)
     layout = Layout.from_suite(suite, records)
     header, body = grid(records, layout, suite.get("report", {}).get("published", []))
     table = tabulate(body, header, tablefmt="latex_booktabs", disable_numparse=True)
@@ -62,7 +89,7 @@ def latex(suite: dict, records: list[dict]) -> str:
 
 
 def write_report(results_dir: str | Path, out_dir: str | Path = "reports") -> list[Path]:
-    """Write <name>.md, .csv, .tex (and -confusion.png for single-label suites) from a results directory."""
+    """Write <name>.md, .csv, .tex, and where they apply -per-class.csv, -confusion.png and -filters.png."""
     store = ResultStore(results_dir)
     suite = store.read_suite()
     records = list(store.records())
@@ -70,11 +97,16 @@ def write_report(results_dir: str | Path, out_dir: str | Path = "reports") -> li
     out.mkdir(parents=True, exist_ok=True)
     name = report_name(suite)
     figure = plot_confusions(confusion_by_variant(records), out / f"{name}-confusion.png", f"{name}: confusion over all folds")
+    filters = plot_filter_spectra(records, out / f"{name}-filters.png", f"{name}: learned filters, normalised magnitude spectra")
     files = {
-        out / f"{name}.md": markdown(suite, records, Path(results_dir).name, figure.name if figure else None),
+        out / f"{name}.md": markdown(
+            suite, records, Path(results_dir).name, figure.name if figure else None, filters.name if filters else None
+        ),
         out / f"{name}.csv": csv_text(suite, records),
         out / f"{name}.tex": latex(suite, records),
     }
+    if per_class.per_class_layout(suite, records):
+        files[out / f"{name}-per-class.csv"] = per_class.csv_text(records)
     for path, text in files.items():
         path.write_text(text)
-    return sorted(files) + ([figure] if figure else [])
+    return sorted(files) + [p for p in (figure, filters) if p]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,69 @@ def plot_confusions(matrices: dict[str, tuple[list[str], np.ndarray]], path: Pat
             for j in range(len(classes)):
                 ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=6,
                         color="white" if norm[i, j] > 0.5 else "black")
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def order_by_dominant_frequency(spectra) -> np.ndarray:
+    """Filter indices sorted by the frequency bin of each filter's largest magnitude, low to high (ties by index)."""
+    s = np.asarray(spectra, dtype=np.float64)
+    return np.argsort(np.argmax(s, axis=1), kind="stable")
+
+
+def normalised_spectra(spectra) -> np.ndarray:
+    """Each filter's spectrum scaled to a maximum of 1 and ordered by dominant frequency: (bins, filters)."""
+    s = np.asarray(spectra, dtype=np.float64)
+    s = s / np.where(s.max(axis=1, keepdims=True) > 0, s.max(axis=1, keepdims=True), 1.0)
+    return s[order_by_dominant_frequency(s)].T
+
+
+def has_filter_spectra(record: dict) -> bool:
+    """Whether a trial's system reported the spectra of its filters (a non-empty `filter_spectra` diagnostic)."""
+    return bool(((record.get("diagnostics") or {}).get("filter_spectra") or {}).get("spectra"))
+
+
+def filter_spectra_by_variant(records: list[dict]) -> dict[str, dict]:
+    """Per variant, the `filter_spectra` diagnostic of its first trial (smallest fold, then seed)."""
+    ok = [r for r in records if r.get("status") == "ok" and has_filter_spectra(r)]
+    varying = varying_params(ok)  # named by what differs between the panels, not the whole suite
+    out: dict[str, dict] = {}
+    for r in sorted(ok, key=lambda r: (r["fold"]["index"], r["seed"], r["trial_id"])):
+        out.setdefault(variant_name(r["variant"], varying), r["diagnostics"]["filter_spectra"])
+    return dict(sorted(out.items()))
+
+
+def plot_filter_spectra(records: list[dict], path: Path, title: str) -> Path | None:
+    """One panel per variant: normalised magnitude spectra of the first-layer filters, ordered by dominant
+    frequency (Dieleman & Schrauwen 2014, Figure 2); None when no trial reports them."""
+    spectra = filter_spectra_by_variant(records)
+    if not spectra:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(spectra)
+    cols = min(n, 3)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.8 * rows), squeeze=False)
+    for ax, (name, diag) in zip(axes.flat, spectra.items()):
+        image = normalised_spectra(diag["spectra"])
+        nyquist = diag["sample_rate"] / 2
+        half_bin = nyquist / max(image.shape[0] - 1, 1) / 2  # bins run from 0 to the Nyquist frequency inclusive
+        ax.imshow(image, origin="lower", aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest",
+                  extent=(-0.5, image.shape[1] - 0.5, -half_bin, nyquist + half_bin))
+        ax.set_ylim(0, nyquist)
+        ax.set_title(textwrap.fill(name, 48), fontsize=8)
+        ax.set_xlabel("filter (by dominant frequency)", fontsize=8)
+        ax.set_ylabel("frequency (Hz)", fontsize=8)
+        ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     fig.suptitle(title, fontsize=10)

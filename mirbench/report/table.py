@@ -16,6 +16,7 @@ class Layout:
     metrics: tuple[str, ...]
     decimals: int = 3
     percent: bool = False
+    where: tuple[tuple[str, str], ...] = ()  # (dimension, value as text): only matching values enter
 
     @classmethod
     def from_suite(cls, suite: dict, records: list[dict]) -> "Layout":
@@ -30,6 +31,29 @@ class Layout:
             decimals=report.get("decimals", 3),
             percent=report.get("percent", False),
         )
+
+    @classmethod
+    def from_table(cls, suite: dict, spec: dict, records: list[dict]) -> "Layout":
+        """The layout of one `[[report.tables]]` entry; the report's metrics, decimals and percent are its defaults."""
+        base = cls.from_suite(suite, records)
+        return cls(
+            rows=tuple(spec["rows"]),
+            columns=tuple(spec["columns"]),
+            metrics=tuple(spec.get("metrics") or base.metrics),
+            decimals=base.decimals,
+            percent=base.percent,
+            where=where_items(spec.get("where", {})),
+        )
+
+
+def where_items(where: dict) -> tuple[tuple[str, str], ...]:
+    """A `where` table as sorted (dimension, text) pairs: values compare as text, like the dimensions."""
+    return tuple(sorted((k, str(v)) for k, v in where.items()))
+
+
+def matches(dims: dict[str, str], where: tuple[tuple[str, str], ...]) -> bool:
+    """Whether coordinates agree with every `where` condition."""
+    return all(dims.get(k) == v for k, v in where)
 
 
 def varying_params(records: list[dict]) -> dict[str, list[str]]:
@@ -75,6 +99,8 @@ def cells(records: list[dict], layout: Layout) -> dict[tuple[tuple[str, ...], tu
             if metric not in r.get("metrics", {}):
                 continue
             d = dimensions(r, metric, varying)
+            if not matches(d, layout.where):
+                continue
             key = (tuple(d.get(k, "") for k in layout.rows), tuple(d.get(k, "") for k in layout.columns))
             values.setdefault(key, []).append(r["metrics"][metric])
     out = {}
@@ -86,7 +112,7 @@ def cells(records: list[dict], layout: Layout) -> dict[tuple[tuple[str, ...], tu
 
 def published_value(entries: list[dict], rows: tuple, cols: tuple, layout: Layout) -> dict | None:
     """The published entry whose dimension values all match this cell, if any."""
-    coords = dict(zip(layout.rows, rows)) | dict(zip(layout.columns, cols))
+    coords = dict(layout.where) | dict(zip(layout.rows, rows)) | dict(zip(layout.columns, cols))
     for entry in entries:
         dims = {k: v for k, v in entry.items() if k not in ("value", "std", "source", "note")}
         if dims and all(k in coords and coords[k] == str(v) for k, v in dims.items()):
@@ -121,8 +147,8 @@ def fmt_published(entry: dict | None, layout: Layout) -> str:
 def grid(records: list[dict], layout: Layout, published: list[dict]) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the main table, a 'published' column beside each column that has published numbers."""
     table = cells(records, layout)
-    row_keys = sorted({k[0] for k in table}, key=natural)
     col_keys = sorted({k[1] for k in table}, key=lambda c: column_order(c, layout))
+    row_keys = sorted({k[0] for k in table}, key=lambda r: (published_rank(published, r, col_keys, layout), natural(r)))
     with_pub = {c for c in col_keys if any(published_value(published, r, c, layout) for r in row_keys)}
     header = [DIMENSION_TITLES.get(d, d) for d in layout.rows]
     for c in col_keys:
@@ -139,6 +165,13 @@ def grid(records: list[dict], layout: Layout, published: list[dict]) -> tuple[li
                 line.append(fmt_published(published_value(published, r, c, layout), layout))
         body.append(line)
     return header, body
+
+
+def published_rank(published: list[dict], row: tuple, col_keys, layout: Layout) -> int:
+    """Where a row's first published number sits in the suite's list: rows follow the paper's order where it has one."""
+    entries = [published_value(published, row, c, layout) for c in col_keys]
+    ranks = [i for i, p in enumerate(published) if any(p is e for e in entries)]
+    return min(ranks, default=len(published))
 
 
 def column_title(key: tuple[str, ...], layout: Layout) -> str:
