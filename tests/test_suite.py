@@ -88,6 +88,27 @@ def test_extends_changes_a_few_keys(tmp_path):
     assert len(suite.variants) == 5
 
 
+def test_extends_with_another_dataset_drops_the_parents_dataset_parameters(tmp_path):
+    write(tmp_path, BASE.replace('name = "synthetic"', 'name = "synthetic"\nper_class = 4'), "parent.toml")
+    child = write(tmp_path, 'extends = "parent.toml"\nversion = "2"\n[dataset]\nname = "corpus"\n', "child.toml")
+    assert load_suite(child).dataset == {"name": "corpus"}
+
+
+def test_suite_params_reach_every_system_that_takes_them(tmp_path):
+    text = (
+        'version = "1"\nparams = { sample_rate = 16000, n_mfcc = 13, n_components = 8 }\n'
+        '[dataset]\nname = "synthetic"\n[protocol]\nname = "stratified-kfold"\n'
+        '[[systems]]\nname = "mfcc"\ngrid = { n_mfcc = [20, 40] }\n'
+        '[[systems]]\nname = "pmsc"\nparams = { sample_rate = 22050 }\n'
+    )
+    suite = load_suite(write(tmp_path, text))
+    assert [v.params for v in suite.variants] == [
+        {"sample_rate": 16000, "n_mfcc": 20},  # the grid wins
+        {"sample_rate": 16000, "n_mfcc": 40},
+        {"sample_rate": 22050, "n_components": 8},  # the system's own params win; n_mfcc is not pmsc's
+    ]
+
+
 def test_hash_tracks_content(tmp_path):
     a = load_suite(write(tmp_path, BASE, "a.toml"))
     b = load_suite(write(tmp_path, BASE.replace("seeds = [0, 1]", "seeds = [0]"), "b.toml"))

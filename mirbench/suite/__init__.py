@@ -102,10 +102,15 @@ def read_toml(path: Path) -> dict:
 
 
 def merge(parent: dict, child: dict) -> dict:
-    """Tables merge key by key; any other value (arrays included) in the child replaces the parent's."""
+    """Tables merge key by key; any other value (arrays included) in the child replaces the parent's.
+
+    A [dataset] or [protocol] that names another component replaces the parent's
+    table whole: the parent's parameters belong to the component it named.
+    """
     out = dict(parent)
     for key, value in child.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in ("params", "grid"):
+        renamed = key in ("dataset", "protocol") and "name" in value and value.get("name") != out.get(key, {}).get("name")
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in ("params", "grid") and not renamed:
             out[key] = merge(out[key], value)
         else:
             out[key] = value
@@ -160,11 +165,33 @@ def check_params(factory, params: dict, where: str, what: str) -> None:
             )
 
 
+def check_shared_params(data: dict, where: str) -> None:
+    """Every suite-level parameter is taken by at least one of the suite's systems (else it is a typo)."""
+    from mirbench.registry import RegistryError, systems
+
+    taken: set[str] = set()
+    for spec in data.get("systems", []):
+        try:
+            names, open_ended = accepted_params(systems.get(spec["name"]))
+        except RegistryError:
+            continue  # reported with its systems[i] path by build_variants
+        if open_ended:
+            return
+        taken |= names
+    for key in data.get("params", {}):
+        if key not in taken:
+            raise SuiteError(
+                f"{where}: 'params.{key}': no system of the suite takes this parameter{nearest(key, taken)}"
+            )
+
+
 def build_variants(data: dict, where: str) -> list[Variant]:
     from mirbench.registry import RegistryError, systems
 
     if not data.get("systems"):
         raise SuiteError(f"{where}: no [[systems]] to run — add at least one")
+    shared = data.get("params", {})
+    check_shared_params(data, where)
     variants: list[Variant] = []
     for i, spec in enumerate(data["systems"]):
         here = f"systems[{i}]"
@@ -177,6 +204,8 @@ def build_variants(data: dict, where: str) -> list[Variant]:
         if both:
             raise SuiteError(f"{where}: '{here}': {both} appear in both params and grid; keep one")
         check_params(factory, {**params, **grid}, where, f"'{here}' (system {spec['name']!r})")
+        names, open_ended = accepted_params(factory)
+        params = {k: v for k, v in shared.items() if k in names or open_ended} | params
         label = spec.get("label", spec["name"])
         for point in expand_grid(grid, f"{where}: '{here}"):
             merged = {**params, **point}
@@ -236,23 +265,19 @@ def check_components(data: dict, where: str) -> None:
 
 
 def check_report(data: dict, variants: list[Variant], where: str) -> None:
-    """Report rows/columns name layout dimensions; published numbers name known cells."""
+    """Report rows/columns name layout dimensions; published numbers name known cells; so do tables and per_class."""
     report = data.get("report", {})
     computed = data.get("metrics")
-    for i, metric in enumerate(report.get("metrics", [])):
-        if computed and metric not in computed:
-            raise SuiteError(f"{where}: 'report.metrics[{i}]': {metric!r} is not among the suite's metrics {computed}")
+    check_report_metrics(report.get("metrics", []), "report.metrics", computed, where)
     params = {k for v in variants for k in v.params}
     dims = set(LAYOUT_DIMENSIONS) | params
+    if "tables" in report:
+        check_tables_alone(report, where)
     rows, cols = report.get("rows", ["variant"]), report.get("columns", ["metric"])
     for key, values in (("rows", rows), ("columns", cols)):
-        for i, dim in enumerate(values):
-            if dim not in dims:
-                raise SuiteError(
-                    f"{where}: 'report.{key}[{i}]': {dim!r} is not a layout dimension{nearest(dim, dims)} "
-                    f"(use system, variant, metric or a system parameter)"
-                )
-    if "metric" not in rows + cols and len(report.get("metrics", data.get("metrics", []))) > 1:
+        check_dims(values, f"report.{key}", dims, where)
+    metrics = report.get("metrics", data.get("metrics", []))
+    if "metric" not in rows + cols and len(metrics) > 1:
         raise SuiteError(f"{where}: 'report': put 'metric' in rows or columns, or list a single metric")
     for i, entry in enumerate(report.get("published", [])):
         for key in entry:
@@ -260,6 +285,89 @@ def check_report(data: dict, variants: list[Variant], where: str) -> None:
                 raise SuiteError(
                     f"{where}: 'report.published[{i}].{key}' is not a layout dimension{nearest(key, dims)}"
                 )
+    for i, table in enumerate(report.get("tables", [])):
+        check_table(table, f"report.tables[{i}]", dims, variants, computed, metrics, where)
+    if "per_class" in report:
+        spec = report["per_class"]
+        check_dims(spec.get("columns", []), "report.per_class.columns", dims - {"metric"}, where)
+        check_where(spec.get("where", {}), "report.per_class.where", dims - {"metric"}, variants, (), where)
+
+
+def check_report_metrics(metrics: list[str], path: str, computed: list[str] | None, where: str) -> None:
+    """A report can only show metrics the suite computes."""
+    for i, metric in enumerate(metrics):
+        if computed and metric not in computed:
+            raise SuiteError(f"{where}: '{path}[{i}]': {metric!r} is not among the suite's metrics {computed}")
+
+
+def check_tables_alone(report: dict, where: str) -> None:
+    """`[[report.tables]]` replaces the single table: its rows, columns and published numbers would go unshown."""
+    if not report["tables"]:
+        raise SuiteError(f"{where}: 'report.tables' is empty; give at least one [[report.tables]] or leave it out")
+    for key in ("rows", "columns", "published"):
+        if key in report:
+            raise SuiteError(
+                f"{where}: 'report.{key}' and 'report.tables' are both given; use one or the other "
+                f"(with tables, give each table its rows, columns and published numbers)"
+            )
+
+
+def check_dims(values: list[str], path: str, dims: set[str], where: str) -> None:
+    """Every name in a rows/columns list is a layout dimension."""
+    for i, dim in enumerate(values):
+        if dim not in dims:
+            raise SuiteError(
+                f"{where}: '{path}[{i}]': {dim!r} is not a layout dimension{nearest(dim, dims)} "
+                f"(use system, variant, metric or a system parameter)"
+            )
+
+
+def check_table(table: dict, path: str, dims: set[str], variants, computed, default_metrics, where: str) -> None:
+    """One `[[report.tables]]` entry: known dimensions and metrics, a metric dimension when it shows several,
+    `where` values some variant has, published numbers keyed by this table's dimensions."""
+    check_dims(table["rows"], f"{path}.rows", dims, where)
+    check_dims(table["columns"], f"{path}.columns", dims, where)
+    check_report_metrics(table.get("metrics", []), f"{path}.metrics", computed, where)
+    metrics = table.get("metrics") or default_metrics
+    if "metric" not in table["rows"] + table["columns"] and len(metrics) > 1:
+        raise SuiteError(f"{where}: '{path}': put 'metric' in rows or columns, or list a single metric in its metrics")
+    check_where(table.get("where", {}), f"{path}.where", dims, variants, metrics, where)
+    own = set(table["rows"]) | set(table["columns"]) | set(table.get("where", {}))
+    for i, entry in enumerate(table.get("published", [])):
+        for key in entry:
+            if key not in own and key not in ("value", "std", "source", "note"):
+                raise SuiteError(
+                    f"{where}: '{path}.published[{i}].{key}' is not a dimension of this table{nearest(key, own)} "
+                    f"(its rows, columns or where keys: {', '.join(sorted(own))})"
+                )
+
+
+def check_where(conditions: dict, path: str, dims: set[str], variants, metrics, where: str) -> None:
+    """Each `where` key is a layout dimension and its value one that some variant (or metric) has."""
+    for key, value in conditions.items():
+        if key not in dims:
+            raise SuiteError(f"{where}: '{path}.{key}' is not a layout dimension{nearest(key, dims)}")
+        options = dimension_values(key, variants, metrics)
+        if str(value) not in options:
+            raise SuiteError(
+                f"{where}: '{path}.{key}' = {value!r} matches no variant{nearest(str(value), options)} "
+                f"(values: {', '.join(sorted(options))})"
+            )
+
+
+def dimension_values(dim: str, variants: list[Variant], metrics) -> set[str]:
+    """The values (as text, as the report compares them) a layout dimension takes over the suite's variants."""
+    from mirbench.report.table import variant_name, varying_params
+
+    if dim == "metric":
+        return set(metrics)
+    if dim == "system":
+        return {v.label for v in variants}
+    if dim == "variant":
+        described = [{"variant": v.describe()} for v in variants]
+        varying = varying_params(described)
+        return {variant_name(r["variant"], varying) for r in described}
+    return {str(v.params[dim]) for v in variants if dim in v.params}
 
 
 def load_suite(path: str | Path) -> Suite:

@@ -62,13 +62,35 @@ def number(v):
 
 PUBLISHED_RESERVED = {"value", "std", "source", "note"}
 
+
+def name_list(v):
+    return nonempty_list(v) or str_list(v)
+
+
+def auc_kind(v):
+    return None if v in ("roc_auc", "pr_auc") else "must be 'roc_auc' or 'pr_auc'"
+
+
+PUBLISHED = [
+    {
+        "value": Field((int, float), required=True, check=number),
+        "std": Field((int, float), check=number),
+        "source": Field((str,)),
+        "note": Field((str,)),
+        "*": Field((str, int, float, bool)),
+    }
+]
+
+WHERE = {"*": Field((str, int, float, bool), doc="dimension -> value: only matching trials enter")}
+
 SCHEMA: dict[str, Any] = {
     "name": Field((str,), doc="suite name (default: file stem)"),
     "version": Field((str, int), required=True, doc="bumped when results stop being comparable"),
     "description": Field((str,)),
     "extends": Field((str,), doc="parent suite: a path relative to this file"),
     "seeds": Field((list,), check=int_list),
-    "metrics": Field((list,), check=lambda v: nonempty_list(v) or str_list(v)),
+    "metrics": Field((list,), check=name_list),
+    "params": Field((dict,), doc="parameters for every system that takes them; a system's own params and grid win"),
     "dataset": {
         "name": Field((str,), required=True),
         "*": Field((str, int, float, bool, list), doc="dataset parameters"),
@@ -93,20 +115,27 @@ SCHEMA: dict[str, Any] = {
     },
     "report": {
         "title": Field((str,)),
-        "rows": Field((list,), check=lambda v: nonempty_list(v) or str_list(v)),
-        "columns": Field((list,), check=lambda v: nonempty_list(v) or str_list(v)),
-        "metrics": Field((list,), check=lambda v: nonempty_list(v) or str_list(v)),
+        "rows": Field((list,), check=name_list),
+        "columns": Field((list,), check=name_list),
+        "metrics": Field((list,), check=name_list),
         "decimals": Field((int,), check=lambda v: None if 0 <= v <= 6 else "must be between 0 and 6"),
         "percent": Field((bool,)),
-        "published": [
+        "published": PUBLISHED,
+        "tables": [
             {
-                "value": Field((int, float), required=True, check=number),
-                "std": Field((int, float), check=number),
-                "source": Field((str,)),
-                "note": Field((str,)),
-                "*": Field((str, int, float, bool)),
+                "title": Field((str,), required=True, doc="the table's '###' heading"),
+                "rows": Field((list,), required=True, check=name_list),
+                "columns": Field((list,), required=True, check=name_list),
+                "metrics": Field((list,), check=name_list, doc="default: the report's metrics"),
+                "where": WHERE,
+                "published": PUBLISHED,
             }
         ],
+        "per_class": {
+            "metric": Field((str,), required=True, check=auc_kind),
+            "columns": Field((list,), check=name_list, doc="default: ['variant']"),
+            "where": WHERE,
+        },
     },
 }
 
