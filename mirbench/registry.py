@@ -74,6 +74,7 @@ systems = Registry(
         "mfcc": "baselines.mfcc:MFCCBaseline",
         "pmsc": "baselines.pmsc:PMSCBaseline",
         "sigtia2014.mlp": "baselines.sigtia2014:Sigtia2014MLP",
+        "dieleman2014.cnn": "baselines.dieleman2014:Dieleman2014CNN",
     },
     entry_point_group="mirbench.systems",
 )

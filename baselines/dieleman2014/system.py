@@ -1,0 +1,262 @@
+"""`dieleman2014.cnn`: end-to-end CNNs on mel spectrograms or raw audio (Dieleman & Schrauwen 2014).
+
+Per fold: whole-clip inputs from the feature cache (a 128-band log(1 + 10000 x)
+mel spectrogram with window `length` and hop `stride`, or the waveform at
+16 kHz) -> the network of `model.TagCNN` trained on random ~3 s windows in
+minibatches of 10, validated every `updates_per_epoch` updates on clip
+predictions (the mean over consecutive windows) -> the weights with the best
+validation ROC-AUC (macro over classes) predict the test clips the same way.
+See docs/systems/dieleman2014.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from baselines.dieleman2014.layers import NONLINEARITIES, POOLINGS
+from baselines.dieleman2014.model import Architecture, TagCNN, n_parameters
+from baselines.dieleman2014.windows import Windows
+from mirbench import training
+from mirbench.frontends import LogMel, Waveform
+from mirbench.metrics import roc_auc
+from mirbench.system import System, TrackSet
+
+INPUTS = ("mel", "raw")
+OPTIMIZERS = ("sgd", "adam")
+MIN_FFT = 512  # zero-pad shorter spectrogram windows: 128 mel bands at 16 kHz need bins of <= 31 Hz to be non-empty
+
+
+class Dieleman2014CNN(System):
+    """A 1D CNN over time on mel spectrograms or raw audio, predicting tags (or a class) per ~3 s window.
+
+    Paper parameters: `input` ("mel" or "raw"), `length` and `stride` (samples
+    at 16 kHz: of the spectrogram window and hop, or of the strided
+    convolution), `nonlinearity` of the strided layer ("relu", "log-x2" =
+    log(1 + C x^2), "log-x" = log(1 + C max(x, 0))), `pooling` over groups of
+    `pool_size` strided-layer filters ("none", "l2", "max"; replaces the
+    nonlinearity), `C` 10000, 32 filters of length 8, pooling 4, a dense
+    layer of 100 units, minibatches of 10, ~3 s windows, selection on
+    validation AUC. Assumptions where the paper is silent ("minibatch gradient
+    descent"): `raw_filters` 32; `optimizer` "adam" with `learning_rate` 0.001,
+    which trains both inputs within a small budget where SGD (lr 0.01, Nesterov
+    `momentum` 0.9, the "sgd" choice) left raw-audio networks at chance after
+    5,000 updates; spectrograms standardised per band with training statistics.
+
+    Budget (the paper: ~5 million updates): `max_epochs` validations every
+    `updates_per_epoch` updates, early stopping after `patience` validations
+    without improvement, `time_budget_s`.
+    """
+
+    def __init__(
+        self,
+        input: str = "mel",
+        length: int = 256,
+        stride: int = 256,
+        nonlinearity: str = "relu",
+        pooling: str = "none",
+        pool_size: int = 1,
+        C: float = 10000.0,
+        sample_rate: int = 16000,
+        n_mels: int = 128,
+        raw_filters: int = 32,
+        filters: int = 32,
+        conv_length: int = 8,
+        pool_length: int = 4,
+        hidden: int = 100,
+        dropout: float = 0.0,
+        window_seconds: float = 3.0,
+        batch_size: int = 10,
+        optimizer: str = "adam",
+        learning_rate: float = 0.001,
+        momentum: float = 0.9,
+        updates_per_epoch: int = 10000,
+        max_epochs: int = 500,
+        patience: int | None = 20,
+        time_budget_s: float | None = None,
+        random_state: int = 0,
+    ):
+        self.input = input
+        self.length = length
+        self.stride = stride
+        self.nonlinearity = nonlinearity
+        self.pooling = pooling
+        self.pool_size = pool_size
+        self.C = C
+        self.sample_rate = sample_rate
+        self.n_mels = n_mels
+        self.raw_filters = raw_filters
+        self.filters = filters
+        self.conv_length = conv_length
+        self.pool_length = pool_length
+        self.hidden = hidden
+        self.dropout = dropout
+        self.window_seconds = window_seconds
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.updates_per_epoch = updates_per_epoch
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.time_budget_s = time_budget_s
+        self.random_state = random_state
+
+    # -- parameters -----------------------------------------------------------------
+    def check_params(self) -> None:
+        """Raise ValueError naming the first parameter with a bad value."""
+        positive = (
+            "length", "stride", "pool_size", "sample_rate", "n_mels", "raw_filters", "filters", "conv_length",
+            "pool_length", "hidden", "batch_size", "updates_per_epoch",
+        )  # fmt: skip
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.input not in INPUTS:
+            raise ValueError(f"input must be one of {', '.join(INPUTS)}, got {self.input!r}")
+        if self.nonlinearity not in NONLINEARITIES:
+            raise ValueError(f"nonlinearity must be one of {', '.join(NONLINEARITIES)}, got {self.nonlinearity!r}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.input == "mel" and (self.nonlinearity != "relu" or self.pooling != "none"):
+            raise ValueError("nonlinearity and pooling shape the raw-audio strided layer; with input='mel' leave them at 'relu' and 'none'")
+        if self.pooling != "none" and self.nonlinearity != "relu":
+            raise ValueError("feature pooling is the strided layer's nonlinearity; leave nonlinearity at 'relu' when pooling")
+        if (self.pooling == "none") != (self.pool_size == 1):
+            raise ValueError(f"pool_size is 1 exactly when pooling is 'none', got pooling={self.pooling!r}, pool_size={self.pool_size}")
+        if self.raw_filters % self.pool_size:
+            raise ValueError(f"raw_filters ({self.raw_filters}) must be a multiple of pool_size ({self.pool_size})")
+        if not isinstance(self.max_epochs, (int, np.integer)) or self.max_epochs < 0:
+            raise ValueError(f"max_epochs must be a non-negative integer, got {self.max_epochs!r}")
+        if self.patience is not None and (not isinstance(self.patience, (int, np.integer)) or self.patience < 1):
+            raise ValueError(f"patience must be a positive integer or None, got {self.patience!r}")
+        for name in ("C", "window_seconds", "learning_rate"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if not 0 <= self.dropout < 1 or not 0 <= self.momentum < 1:
+            raise ValueError(f"dropout and momentum must be in [0, 1), got {self.dropout!r} and {self.momentum!r}")
+
+    def frontend(self):
+        """What the network reads from the feature cache: the mel spectrogram, or the waveform itself."""
+        if self.input == "raw":
+            return Waveform(sample_rate=self.sample_rate)
+        return LogMel(
+            sample_rate=self.sample_rate, n_fft=max(self.length, MIN_FFT), win_length=self.length,
+            hop_length=self.stride, n_mels=self.n_mels, C=self.C,
+        )  # fmt: skip
+
+    def architecture(self, n_classes: int) -> Architecture:
+        return Architecture(
+            input=self.input,
+            frames=max(1, round(self.window_seconds * self.sample_rate / self.stride)),
+            length=int(self.length),
+            stride=int(self.stride),
+            n_classes=n_classes,
+            bands=int(self.n_mels),
+            raw_filters=int(self.raw_filters),
+            nonlinearity=self.nonlinearity,
+            pooling=self.pooling,
+            pool_size=int(self.pool_size),
+            C=float(self.C),
+            filters=int(self.filters),
+            conv_length=int(self.conv_length),
+            pool_length=int(self.pool_length),
+            hidden=int(self.hidden),
+            dropout=float(self.dropout),
+        )
+
+    def windows(self, tracks: TrackSet) -> Windows:
+        arch = self.architecture(len(tracks.classes))
+        return Windows(tracks.features(self.frontend()), arch.frames, arch.stride, arch.length, raw=arch.input == "raw")
+
+    # -- System ---------------------------------------------------------------------
+    def fit(self, train: TrackSet, valid: TrackSet | None = None) -> "Dieleman2014CNN":
+        self.check_params()
+        self.device_ = train.device
+        self.multilabel_ = train.multilabel
+        arch = self.architecture(len(train.classes))
+        with training.seeded(int(self.random_state), self.device_):
+            model = TagCNN(arch)
+        source = self.windows(train)
+        if arch.input == "mel":
+            frames = np.concatenate(source.clips)
+            model.set_standardisation(frames.mean(axis=0), np.maximum(frames.std(axis=0), 1e-5))
+        self.model_ = model.to(self.device_)
+        targets = torch.as_tensor(train.targets, device=self.device_)
+        targets = targets.float() if self.multilabel_ else targets.long()
+        rng = np.random.default_rng(int(self.random_state))
+        optimiser = self._optimiser()
+
+        def epoch(_: int) -> float:
+            total = torch.zeros((), device=self.device_)
+            for _ in range(int(self.updates_per_epoch)):
+                batch, clips = source.sample(rng, int(self.batch_size))
+                x = torch.from_numpy(batch).to(self.device_)
+                loss = self._loss(self.model_(x), targets[torch.from_numpy(clips).to(self.device_)])
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                total += loss.detach()
+            return float(total) / int(self.updates_per_epoch)
+
+        valid_fn = None
+        if valid is not None and len(valid):
+            held_out, truth = self.windows(valid), valid.targets
+            valid_fn = lambda: -roc_auc(truth, self._clip_scores(held_out), average="macro")  # noqa: E731
+        record = training.train(
+            self.model_, epoch, valid_fn, max_epochs=int(self.max_epochs), patience=self.patience,
+            time_budget_s=self.time_budget_s,
+        )  # fmt: skip
+        self.info_ = {
+            "updates": record.epochs * int(self.updates_per_epoch),
+            "best_update": record.best_epoch * int(self.updates_per_epoch),
+            "valid_auc": None if valid_fn is None else -record.best_valid,
+            "stopped": record.stopped,
+            "train_s": record.train_seconds,
+            "windows_per_s": record.epochs * int(self.updates_per_epoch) * int(self.batch_size) / max(record.train_seconds, 1e-9),
+        }
+        return self
+
+    def _optimiser(self) -> torch.optim.Optimizer:
+        params = self.model_.parameters()
+        if self.optimizer == "adam":
+            return torch.optim.Adam(params, lr=float(self.learning_rate))
+        momentum = float(self.momentum)
+        return torch.optim.SGD(params, lr=float(self.learning_rate), momentum=momentum, nesterov=momentum > 0)
+
+    def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.multilabel_:
+            return F.binary_cross_entropy_with_logits(logits, y)
+        return F.cross_entropy(logits, y)
+
+    def _clip_scores(self, source: Windows, chunk: int = 256) -> np.ndarray:
+        """One row per clip: the mean over its consecutive windows of sigmoid (tags) or softmax (classes) outputs."""
+        self.model_.eval()
+        total = np.zeros((len(source), self.model_.arch.n_classes))
+        with torch.no_grad():
+            for windows, clips in source.tiles(chunk):
+                probs = self._probabilities(self.model_(torch.from_numpy(windows).to(self.device_)))
+                np.add.at(total, clips, probs.double().cpu().numpy())
+        return total / source.tile_counts()[:, None]
+
+    def _probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(logits) if self.multilabel_ else torch.softmax(logits, dim=1)
+
+    def predict(self, tracks: TrackSet) -> np.ndarray:
+        return self._clip_scores(self.windows(tracks))
+
+    def n_parameters(self) -> int | None:
+        return n_parameters(self.model_) if hasattr(self, "model_") else None
+
+    def training_info(self) -> dict:
+        return dict(getattr(self, "info_", {}))
+
+    def diagnostics(self) -> dict:
+        """The strided layer's filter spectra (raw input): the report draws them as the paper's Figure 2."""
+        if not hasattr(self, "model_") or self.input != "raw":
+            return {}
+        return {"filter_spectra": self.model_.filter_spectra(int(self.sample_rate))}
