@@ -10,7 +10,7 @@ Trial record schema ("mirbench.trial/1"):
   protocol {name, params}, fold {index, split_hash, train, valid, test (counts)}, seed,
   skipped [{id, reason}], metrics {name: float}, per_class {roc_auc, pr_auc}, confusion,
   predictions {track_ids, scores, truth}, timings {features_s, fit_s, predict_s, total_s},
-  n_parameters, provenance {mirbench, python, platform, libraries, device, device_name,
+  n_parameters, training {what the system reports}, diagnostics {e.g. filter_spectra}, provenance {mirbench, python, platform, libraries, device, device_name,
   git_revision, started_at, finished_at, quick}
 """
 
