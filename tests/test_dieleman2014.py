@@ -217,7 +217,7 @@ def test_mtat_suite_lays_out_the_three_tables():
     embedded = load_suite(REPO / "suites" / "dieleman2014-corpus.toml")
     assert embedded.dataset == {"name": "corpus", "task": "tags"}  # the MTAT parameters do not carry over
     assert [v.params for v in embedded.variants] == [
-        {"updates_per_epoch": 500, "max_epochs": 8, "patience": 3, **v.params} for v in suite.variants
+        {"updates_per_epoch": 500, "max_epochs": 8, **v.params} for v in suite.variants
     ]
 
 
