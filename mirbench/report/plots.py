@@ -23,19 +23,37 @@ def confusion_by_variant(records: list[dict]) -> dict[str, tuple[list[str], np.n
     return dict(sorted(out.items()))
 
 
-def plot_confusions(matrices: dict[str, tuple[list[str], np.ndarray]], path: Path, title: str) -> Path | None:
-    """One panel per variant: row-normalised confusion (true class in rows), counts in the cells."""
-    if not matrices:
-        return None
+def panels(n: int, height: float):
+    """A figure of `n` panels, three to a row (matplotlib on the Agg backend: no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    n = len(matrices)
     cols = min(n, 3)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 4.4 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, height * rows), squeeze=False)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    return fig, axes
+
+
+def save(fig, path: Path, title: str) -> Path:
+    """Title, lay out and write the PNG without metadata that would change between runs."""
+    import matplotlib.pyplot as plt
+
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def plot_confusions(matrices: dict[str, tuple[list[str], np.ndarray]], path: Path, title: str) -> Path | None:
+    """One panel per variant: row-normalised confusion (true class in rows), counts in the cells."""
+    if not matrices:
+        return None
+    fig, axes = panels(len(matrices), height=4.4)
     for ax, (name, (classes, m)) in zip(axes.flat, matrices.items()):
         norm = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
         ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
@@ -48,13 +66,7 @@ def plot_confusions(matrices: dict[str, tuple[list[str], np.ndarray]], path: Pat
             for j in range(len(classes)):
                 ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=6,
                         color="white" if norm[i, j] > 0.5 else "black")
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    return path
+    return save(fig, path, title)
 
 
 def order_by_dominant_frequency(spectra) -> np.ndarray:
@@ -91,15 +103,7 @@ def plot_filter_spectra(records: list[dict], path: Path, title: str) -> Path | N
     spectra = filter_spectra_by_variant(records)
     if not spectra:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = len(spectra)
-    cols = min(n, 3)
-    rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.8 * rows), squeeze=False)
+    fig, axes = panels(len(spectra), height=3.8)
     for ax, (name, diag) in zip(axes.flat, spectra.items()):
         image = normalised_spectra(diag["spectra"])
         nyquist = diag["sample_rate"] / 2
@@ -111,10 +115,4 @@ def plot_filter_spectra(records: list[dict], path: Path, title: str) -> Path | N
         ax.set_xlabel("filter (by dominant frequency)", fontsize=8)
         ax.set_ylabel("frequency (Hz)", fontsize=8)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    return path
+    return save(fig, path, title)
