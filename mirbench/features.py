@@ -101,8 +101,13 @@ class FeatureStore:
         return self.cache_dir / "features" / frontend.key() / f"{key}.npy"
 
     # -- public -----------------------------------------------------------------
-    def get(self, dataset: Dataset, tracks: Sequence[Track], frontend: Frontend) -> list[np.ndarray]:
-        """Features of `tracks` in order; cached entries are read, the others computed in batches."""
+    def get(self, dataset: Dataset, tracks: Sequence[Track], frontend: Frontend, mmap: bool = False) -> list[np.ndarray]:
+        """Features of `tracks` in order; cached entries are read, the others computed in batches.
+
+        `mmap=True` returns cached entries as read-only memory maps: a large
+        dataset's features (MagnaTagATune's raw audio is ~35 GB) are paged in
+        as they are read and shared by processes through the page cache.
+        """
         out: list[np.ndarray | None] = [None] * len(tracks)
         pending: dict[Path | int, list[int]] = {}  # entry (or index without a cache) -> positions
         for i, track in enumerate(tracks):
@@ -110,7 +115,7 @@ class FeatureStore:
                 entry = self.entry_path(dataset, track, frontend)
             except AudioError as exc:
                 raise AudioError(f"track {track.id!r}: {exc}") from None
-            cached = _read_entry(entry) if entry is not None else None
+            cached = _read_entry(entry, mmap) if entry is not None else None
             if cached is not None:
                 out[i] = cached
                 self.hits += 1
@@ -124,8 +129,10 @@ class FeatureStore:
             for (entry, positions), arr in zip(batch, feats):
                 if isinstance(entry, Path):
                     _write_entry(entry, arr)
+                    mapped = _read_entry(entry, mmap=True) if mmap else None
+                    arr = arr if mapped is None else mapped
                 for k, i in enumerate(positions):
-                    out[i] = arr if k == 0 else arr.copy()
+                    out[i] = arr if k == 0 or mmap else arr.copy()
             self.misses += sum(len(positions) for _, positions in batch)
             self.seconds += time.perf_counter() - t0
         return out  # type: ignore[return-value]
@@ -154,10 +161,10 @@ class FeatureStore:
         return [feats[row, : frontend.n_frames(n)].copy() for row, n in enumerate(lengths)]
 
 
-def _read_entry(path: Path) -> np.ndarray | None:
-    """A cached array, or None if absent or unreadable (then it is recomputed and overwritten)."""
+def _read_entry(path: Path, mmap: bool = False) -> np.ndarray | None:
+    """A cached array (a read-only memory map if asked), or None if absent or unreadable (then it is recomputed)."""
     try:
-        arr = np.load(path, allow_pickle=False)
+        arr = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
     except (OSError, ValueError, EOFError):
         return None
     if arr.dtype != np.float32 or arr.ndim != 2:

@@ -77,9 +77,9 @@ class TrackSet:
         """Class indices (n,) or a 0/1 tag matrix (n, C)."""
         return self.dataset.targets(self.tracks)
 
-    def features(self, frontend) -> list[np.ndarray]:
-        """One (frames, dims) array per track, from the cache when it has them."""
-        return self.store.get(self.dataset, self.tracks, frontend)
+    def features(self, frontend, mmap: bool = False) -> list[np.ndarray]:
+        """One (frames, dims) array per track, from the cache when it has them (read-only memory maps if `mmap`)."""
+        return self.store.get(self.dataset, self.tracks, frontend, mmap=mmap)
 
     def audio(self, sample_rate: int) -> list[np.ndarray]:
         """Decoded mono audio per track (uncached; prefer `features(Waveform(...))`)."""

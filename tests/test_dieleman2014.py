@@ -138,6 +138,21 @@ def test_windows_tile_clips_and_pad_short_ones():
     np.testing.assert_array_equal(raw.window(0, 3), np.arange(30, 70))
 
 
+def test_windows_read_memory_maps_in_place_and_band_statistics_stream(tmp_path):
+    from baselines.dieleman2014.system import band_statistics
+
+    clips = [np.random.default_rng(i).standard_normal((n, 4)).astype(np.float32) for i, n in enumerate((30, 50))]
+    for i, clip in enumerate(clips):
+        np.save(tmp_path / f"{i}.npy", clip)
+    mapped = [np.load(tmp_path / f"{i}.npy", mmap_mode="r") for i in range(2)]
+    source = Windows(mapped, frames=10)
+    assert all(np.shares_memory(a, b) for a, b in zip(source.clips, mapped))  # nothing copied into memory
+    mean, std = band_statistics(mapped)
+    every = np.concatenate(clips).astype(np.float64)
+    np.testing.assert_allclose(mean, every.mean(axis=0), atol=1e-12)
+    np.testing.assert_allclose(std, every.std(axis=0), rtol=1e-9)
+
+
 def test_sampled_windows_stay_inside_their_clips():
     clips = [np.arange(n, dtype=np.float32)[:, None] for n in (12, 30)]
     source = Windows(clips, frames=5)

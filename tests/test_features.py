@@ -96,6 +96,18 @@ def test_different_params_make_different_entries(tmp_path, dataset):
     assert c[0].shape[0] > a[0].shape[0]  # resampled to 22050 Hz: more frames for the same hop
 
 
+def test_memory_mapped_features_equal_the_loaded_ones(tmp_path, dataset):
+    fe, tracks = Waveform(sample_rate=SR), dataset.tracks[:3]
+    fresh = FeatureStore(tmp_path / "cache").get(dataset, tracks, fe, mmap=True)  # computed, then mapped
+    again = FeatureStore(tmp_path / "cache").get(dataset, tracks, fe, mmap=True)
+    loaded = FeatureStore(tmp_path / "cache").get(dataset, tracks, fe)
+    for a, b, c in zip(fresh, again, loaded):
+        assert isinstance(a, np.memmap) and isinstance(b, np.memmap) and not isinstance(c, np.memmap)
+        assert not b.flags.writeable
+        np.testing.assert_array_equal(b, c)
+        np.testing.assert_array_equal(a, c)
+
+
 def test_new_content_invalidates_touch_does_not(tmp_path, dataset):
     fe = LogMel(sample_rate=SR)
     store = FeatureStore(tmp_path / "cache")

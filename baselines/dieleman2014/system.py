@@ -28,6 +28,17 @@ OPTIMIZERS = ("sgd", "adam")
 MIN_FFT = 512  # zero-pad shorter spectrogram windows: 128 mel bands at 16 kHz need bins of <= 31 Hz to be non-empty
 
 
+def band_statistics(clips) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation per band over every frame of `clips`, one clip in memory at a time."""
+    total = squares = 0.0
+    count = 0
+    for clip in clips:
+        frames = np.asarray(clip, dtype=np.float64)
+        total, squares, count = total + frames.sum(axis=0), squares + np.square(frames).sum(axis=0), count + len(frames)
+    mean = total / count
+    return mean, np.sqrt(np.maximum(squares / count - mean**2, 1e-10))
+
+
 class Dieleman2014CNN(System):
     """A 1D CNN over time on mel spectrograms or raw audio, predicting tags (or a class) per ~3 s window.
 
@@ -171,7 +182,8 @@ class Dieleman2014CNN(System):
 
     def windows(self, tracks: TrackSet) -> Windows:
         arch = self.architecture(len(tracks.classes))
-        return Windows(tracks.features(self.frontend()), arch.frames, arch.stride, arch.length, raw=arch.input == "raw")
+        clips = tracks.features(self.frontend(), mmap=True)  # MagnaTagATune's inputs need not fit in memory
+        return Windows(clips, arch.frames, arch.stride, arch.length, raw=arch.input == "raw")
 
     # -- System ---------------------------------------------------------------------
     def fit(self, train: TrackSet, valid: TrackSet | None = None) -> "Dieleman2014CNN":
@@ -183,8 +195,7 @@ class Dieleman2014CNN(System):
             model = TagCNN(arch)
         source = self.windows(train)
         if arch.input == "mel":
-            frames = np.concatenate(source.clips)
-            model.set_standardisation(frames.mean(axis=0), np.maximum(frames.std(axis=0), 1e-5))
+            model.set_standardisation(*band_statistics(source.clips))
         self.model_ = model.to(self.device_)
         targets = torch.as_tensor(train.targets, device=self.device_)
         targets = targets.float() if self.multilabel_ else targets.long()
