@@ -199,14 +199,30 @@ def cmd_data_splits(args) -> int:
     return 0
 
 
+def parse_params(items: list[str]) -> dict:
+    """`KEY=VALUE` pairs, each value read as a TOML value (5, 0.1, "adam", true), else as a bare string."""
+    from mirbench.suite import tomllib
+
+    params = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--param {item!r}: write KEY=VALUE, e.g. --param max_epochs=2")
+        try:
+            params[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            params[key.strip()] = value
+    return params
+
+
 def cmd_check_system(args) -> int:
     from mirbench.registry import RegistryError, systems
     from mirbench.testing import ConformanceError, check_system
 
     try:
         factory = systems.get(args.name)
-        passed = check_system(factory)
-    except RegistryError as exc:
+        passed = check_system(factory, parse_params(args.param))
+    except (RegistryError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ConformanceError as exc:
@@ -269,6 +285,8 @@ def parser() -> argparse.ArgumentParser:
 
     chk = sub.add_parser("check-system", help="run the system contract on a registered system")
     chk.add_argument("name")
+    chk.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                     help="a parameter for every construction, over the system's SMOKE_PARAMS (repeatable)")
     chk.set_defaults(func=cmd_check_system)
     return p
 

@@ -117,11 +117,13 @@ def check_fit_predict(factory, dataset: Dataset, store, params: dict) -> np.ndar
 def check_system(factory, params: dict | None = None, tasks=("single-label", "multi-label"), workdir=None) -> list[str]:
     """Run the system contract on synthetic data; returns the checks passed, raises ConformanceError on the first failure.
 
-    `params` are passed to every construction (e.g. a small number of epochs).
+    `params` are passed to every construction, over the system's own
+    `SMOKE_PARAMS` (a class attribute: settings small enough for seconds-long
+    checks, e.g. few epochs; a system whose defaults train for hours declares them).
     """
     from mirbench.features import FeatureStore
 
-    params = dict(params or {})
+    params = {**getattr(factory, "SMOKE_PARAMS", {}), **(params or {})}
     passed = []
     check_init_stores_params(factory)
     passed.append("__init__ stores parameters only; clone() round-trips")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from mirbench.cli import main
@@ -56,3 +57,18 @@ def test_check_system_command(capsys):
     assert main(["check-system", "mfcc"]) == 0
     assert "deterministic under random_state" in capsys.readouterr().out
     assert main(["check-system", "mfcx"]) == 2
+
+
+def test_check_system_takes_params_over_the_systems_smoke_params(capsys, monkeypatch):
+    import mirbench.testing
+
+    seen = []
+    monkeypatch.setattr(mirbench.testing, "check_fit_predict", lambda f, d, s, params: seen.append(params) or np.zeros(1))
+    code = main(["check-system", "dieleman2014.cnn", "--param", "max_epochs=1", "--param", 'optimizer="sgd"', "--param", "input=raw"])
+    assert code == 0, capsys.readouterr()
+    assert seen[0] == {
+        "length": 256, "stride": 256, "window_seconds": 0.6, "updates_per_epoch": 10, "max_epochs": 1,
+        "optimizer": "sgd", "input": "raw",
+    }  # fmt: skip
+    assert main(["check-system", "dieleman2014.cnn", "--param", "max_epochs"]) == 2
+    assert "write KEY=VALUE" in capsys.readouterr().err

@@ -60,6 +60,8 @@ class Dieleman2014CNN(System):
     without improvement, `time_budget_s`.
     """
 
+    SMOKE_PARAMS = {"length": 256, "stride": 256, "window_seconds": 0.6, "updates_per_epoch": 10, "max_epochs": 2}
+
     def __init__(
         self,
         input: str = "mel",

@@ -67,6 +67,10 @@ class Sigtia2014MLP(System):
     (forest threads; default: torch's thread count) does not change results.
     """
 
+    SMOKE_PARAMS = {
+        "units": 8, "frames_per_track": 20, "max_epochs": 2, "hf_steps": 2, "cg_iters": 5, "n_estimators": 10, "batch_size": 20,
+    }  # fmt: skip
+
     def __init__(
         self,
         units: int = 500,
