@@ -199,22 +199,6 @@ def cmd_data_splits(args) -> int:
     return 0
 
 
-def parse_params(items: list[str]) -> dict:
-    """`KEY=VALUE` pairs, each value read as a TOML value (5, 0.1, "adam", true), else as a bare string."""
-    from mirbench.suite import tomllib
-
-    params = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--param {item!r}: write KEY=VALUE, e.g. --param max_epochs=2")
-        try:
-            params[key.strip()] = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
-            params[key.strip()] = value
-    return params
-
-
 def cmd_check_system(args) -> int:
     from mirbench.registry import RegistryError, systems
     from mirbench.testing import ConformanceError, check_system

@@ -71,4 +71,4 @@ def test_check_system_takes_params_over_the_systems_smoke_params(capsys, monkeyp
         "optimizer": "sgd", "input": "raw",
     }  # fmt: skip
     assert main(["check-system", "dieleman2014.cnn", "--param", "max_epochs"]) == 2
-    assert "write KEY=VALUE" in capsys.readouterr().err
+    assert "is not of the form key=value" in capsys.readouterr().err
