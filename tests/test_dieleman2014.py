@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from baselines.dieleman2014 import Dieleman2014CNN
 from baselines.dieleman2014.layers import Compression, FeaturePool, StridedConv1d
 from baselines.dieleman2014.model import TagCNN
-from baselines.dieleman2014.windows import Windows
+from mirbench.windows import Windows
 from mirbench.cli import main
 from mirbench.metrics import roc_auc
 from mirbench.suite import SuiteError, load_suite
@@ -139,7 +139,7 @@ def test_windows_tile_clips_and_pad_short_ones():
 
 
 def test_windows_read_memory_maps_in_place_and_band_statistics_stream(tmp_path):
-    from baselines.dieleman2014.system import band_statistics
+    from mirbench.windows import band_statistics
 
     clips = [np.random.default_rng(i).standard_normal((n, 4)).astype(np.float32) for i, n in enumerate((30, 50))]
     for i, clip in enumerate(clips):
@@ -181,7 +181,7 @@ def test_predicting_the_labels_exactly_scores_auc_one():
     truth[0], truth[1] = 1, 0  # every tag has a positive and a negative
     clips = [np.tile(np.pad(t, (0, 3)).astype(np.float32), (int(rng.integers(20, 40)), 1)) for t in truth]
     system = Dieleman2014CNN(window_seconds=10 * 256 / SR)
-    system.model_, system.device_, system.multilabel_ = LabelOracle(system.architecture(5)), torch.device("cpu"), True
+    system.model_, system.device_, system.multilabel_, system.n_classes_ = LabelOracle(system.architecture(5)), torch.device("cpu"), True, 5
     scores = system._clip_scores(Windows(clips, frames=10))
     np.testing.assert_allclose(scores, truth, atol=1e-12)
     assert roc_auc(truth, scores, average="macro") == 1.0

@@ -1,8 +1,8 @@
 """Dieleman & Schrauwen (2014), "End-to-end learning for music audio": the `dieleman2014.cnn` system.
 
 Modules: `layers` (the strided convolution, compression nonlinearities,
-feature pooling), `model` (the network), `windows` (training and prediction
-windows), `system` (the System class).
+feature pooling), `model` (the network), `system` (the System class, on
+`mirbench.windowed.WindowedNetwork`).
 """
 
 from baselines.dieleman2014.system import Dieleman2014CNN

@@ -112,7 +112,3 @@ class TagCNN(nn.Module):
         power = np.abs(np.fft.rfft(weights, n=max(n_fft, weights.shape[1]), axis=1)) ** 2
         power /= np.maximum(power.max(axis=1, keepdims=True), 1e-30)
         return {"sample_rate": int(sample_rate), "spectra": np.round(power, 4).tolist()}
-
-
-def n_parameters(model: nn.Module) -> int:
-    return int(sum(p.numel() for p in model.parameters()))

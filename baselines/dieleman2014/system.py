@@ -12,34 +12,19 @@ See docs/systems/dieleman2014.md.
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from baselines.dieleman2014.layers import NONLINEARITIES, POOLINGS
-from baselines.dieleman2014.model import Architecture, TagCNN, n_parameters
-from baselines.dieleman2014.windows import Windows
-from mirbench import training
+from baselines.dieleman2014.model import Architecture, TagCNN
 from mirbench.frontends import LogMel, Waveform
-from mirbench.metrics import roc_auc
-from mirbench.system import System, TrackSet
+from mirbench.system import TrackSet
+from mirbench.windowed import WindowedNetwork
+from mirbench.windows import Windows, band_statistics
 
 INPUTS = ("mel", "raw")
-OPTIMIZERS = ("sgd", "adam")
 MIN_FFT = 512  # zero-pad shorter spectrogram windows: 128 mel bands at 16 kHz need bins of <= 31 Hz to be non-empty
 
 
-def band_statistics(clips) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation per band over every frame of `clips`, one clip in memory at a time."""
-    total = squares = 0.0
-    count = 0
-    for clip in clips:
-        frames = np.asarray(clip, dtype=np.float64)
-        total, squares, count = total + frames.sum(axis=0), squares + np.square(frames).sum(axis=0), count + len(frames)
-    mean = total / count
-    return mean, np.sqrt(np.maximum(squares / count - mean**2, 1e-10))
-
-
-class Dieleman2014CNN(System):
+class Dieleman2014CNN(WindowedNetwork):
     """A 1D CNN over time on mel spectrograms or raw audio, predicting tags (or a class) per ~3 s window.
 
     Paper parameters: `input` ("mel" or "raw"), `length` and `stride` (samples
@@ -119,9 +104,10 @@ class Dieleman2014CNN(System):
     # -- parameters -----------------------------------------------------------------
     def check_params(self) -> None:
         """Raise ValueError naming the first parameter with a bad value."""
+        self.check_training_params()
         positive = (
             "length", "stride", "pool_size", "sample_rate", "n_mels", "raw_filters", "filters", "conv_length",
-            "pool_length", "hidden", "batch_size", "updates_per_epoch",
+            "pool_length", "hidden",
         )  # fmt: skip
         for name in positive:
             value = getattr(self, name)
@@ -133,8 +119,6 @@ class Dieleman2014CNN(System):
             raise ValueError(f"nonlinearity must be one of {', '.join(NONLINEARITIES)}, got {self.nonlinearity!r}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.input == "mel" and (self.nonlinearity != "relu" or self.pooling != "none"):
             raise ValueError("nonlinearity and pooling shape the raw-audio strided layer; with input='mel' leave them at 'relu' and 'none'")
         if self.pooling != "none" and self.nonlinearity != "relu":
@@ -143,15 +127,11 @@ class Dieleman2014CNN(System):
             raise ValueError(f"pool_size is 1 exactly when pooling is 'none', got pooling={self.pooling!r}, pool_size={self.pool_size}")
         if self.raw_filters % self.pool_size:
             raise ValueError(f"raw_filters ({self.raw_filters}) must be a multiple of pool_size ({self.pool_size})")
-        if not isinstance(self.max_epochs, (int, np.integer)) or self.max_epochs < 0:
-            raise ValueError(f"max_epochs must be a non-negative integer, got {self.max_epochs!r}")
-        if self.patience is not None and (not isinstance(self.patience, (int, np.integer)) or self.patience < 1):
-            raise ValueError(f"patience must be a positive integer or None, got {self.patience!r}")
-        for name in ("C", "window_seconds", "learning_rate"):
+        for name in ("C", "window_seconds"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
-        if not 0 <= self.dropout < 1 or not 0 <= self.momentum < 1:
-            raise ValueError(f"dropout and momentum must be in [0, 1), got {self.dropout!r} and {self.momentum!r}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
 
     def frontend(self):
         """What the network reads from the feature cache: the mel spectrogram, or the waveform itself."""
@@ -187,86 +167,11 @@ class Dieleman2014CNN(System):
         clips = tracks.features(self.frontend(), mmap=True)  # MagnaTagATune's inputs need not fit in memory
         return Windows(clips, arch.frames, arch.stride, arch.length, raw=arch.input == "raw")
 
-    # -- System ---------------------------------------------------------------------
-    def fit(self, train: TrackSet, valid: TrackSet | None = None) -> "Dieleman2014CNN":
-        self.check_params()
-        self.device_ = train.device
-        self.multilabel_ = train.multilabel
-        arch = self.architecture(len(train.classes))
-        with training.seeded(int(self.random_state), self.device_):
-            model = TagCNN(arch)
-        source = self.windows(train)
-        if arch.input == "mel":
-            model.set_standardisation(*band_statistics(source.clips))
-        self.model_ = model.to(self.device_)
-        targets = torch.as_tensor(train.targets, device=self.device_)
-        targets = targets.float() if self.multilabel_ else targets.long()
-        rng = np.random.default_rng(int(self.random_state))
-        optimiser = self._optimiser()
-
-        def epoch(_: int) -> float:
-            total = torch.zeros((), device=self.device_)
-            for _ in range(int(self.updates_per_epoch)):
-                batch, clips = source.sample(rng, int(self.batch_size))
-                x = torch.from_numpy(batch).to(self.device_)
-                loss = self._loss(self.model_(x), targets[torch.from_numpy(clips).to(self.device_)])
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
-                total += loss.detach()
-            return float(total) / int(self.updates_per_epoch)
-
-        valid_fn = None
-        if valid is not None and len(valid):
-            held_out, truth = self.windows(valid), valid.targets
-            valid_fn = lambda: -roc_auc(truth, self._clip_scores(held_out), average="macro")  # noqa: E731
-        record = training.train(
-            self.model_, epoch, valid_fn, max_epochs=int(self.max_epochs), patience=self.patience,
-            time_budget_s=self.time_budget_s,
-        )  # fmt: skip
-        self.info_ = {
-            "updates": record.epochs * int(self.updates_per_epoch),
-            "best_update": record.best_epoch * int(self.updates_per_epoch),
-            "valid_auc": None if valid_fn is None else -record.best_valid,
-            "stopped": record.stopped,
-            "train_s": record.train_seconds,
-            "windows_per_s": record.epochs * int(self.updates_per_epoch) * int(self.batch_size) / max(record.train_seconds, 1e-9),
-        }
-        return self
-
-    def _optimiser(self) -> torch.optim.Optimizer:
-        params = self.model_.parameters()
-        if self.optimizer == "adam":
-            return torch.optim.Adam(params, lr=float(self.learning_rate))
-        momentum = float(self.momentum)
-        return torch.optim.SGD(params, lr=float(self.learning_rate), momentum=momentum, nesterov=momentum > 0)
-
-    def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if self.multilabel_:
-            return F.binary_cross_entropy_with_logits(logits, y)
-        return F.cross_entropy(logits, y)
-
-    def _clip_scores(self, source: Windows, chunk: int = 256) -> np.ndarray:
-        """One row per clip: the mean over its consecutive windows of sigmoid (tags) or softmax (classes) outputs."""
-        self.model_.eval()
-        total = np.zeros((len(source), self.model_.arch.n_classes))
-        with torch.no_grad():
-            for windows, clips in source.tiles(chunk):
-                probs = self._probabilities(self.model_(torch.from_numpy(windows).to(self.device_)))
-                np.add.at(total, clips, probs.double().cpu().numpy())
-        return total / source.tile_counts()[:, None]
-
-    def _probabilities(self, logits: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(logits) if self.multilabel_ else torch.softmax(logits, dim=1)
-
-    def predict(self, tracks: TrackSet) -> np.ndarray:
-        return self._clip_scores(self.windows(tracks))
-
-    def n_parameters(self) -> int | None:
-        return n_parameters(self.model_) if hasattr(self, "model_") else None
-
-    def training_info(self) -> dict:
-        return dict(getattr(self, "info_", {}))
+    def build_network(self, n_classes: int, windows: Windows) -> TagCNN:
+        model = TagCNN(self.architecture(n_classes))
+        if self.input == "mel":
+            model.set_standardisation(*band_statistics(windows.clips))
+        return model
 
     def diagnostics(self) -> dict:
         """The strided layer's filter spectra (raw input): the report draws them as the paper's Figure 2."""

@@ -1,4 +1,4 @@
-"""Fixed-length windows cut from whole-clip inputs: random ones to train on, consecutive ones to predict with.
+"""Fixed-length windows cut from whole-clip features: random ones to train on, consecutive ones to predict with.
 
 A window is `frames` time steps of the network's first layer: spectrogram
 frames (mel input), or strided-convolution frames of `length` samples every
@@ -59,3 +59,14 @@ class Windows:
         for s in range(0, len(pending), chunk):
             part = pending[s : s + chunk]
             yield np.stack([self.window(i, start) for i, start in part]), np.array([i for i, _ in part])
+
+
+def band_statistics(clips) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation per band over every frame of `clips`, one clip in memory at a time."""
+    total = squares = 0.0
+    count = 0
+    for clip in clips:
+        frames = np.asarray(clip, dtype=np.float64)
+        total, squares, count = total + frames.sum(axis=0), squares + np.square(frames).sum(axis=0), count + len(frames)
+    mean = total / count
+    return mean, np.sqrt(np.maximum(squares / count - mean**2, 1e-10))

@@ -1,0 +1,149 @@
+"""A System that trains a torch network on fixed-length windows of cached features and scores a clip by its windows' mean.
+
+`WindowedNetwork` is the shared machinery of the end-to-end and spectrogram
+networks: minibatches of random windows (`mirbench.windows.Windows`), a
+sigmoid/binary cross-entropy head for tags or softmax/cross-entropy for
+classes, validation every `updates_per_epoch` updates on clip scores (the
+mean over each clip's consecutive windows) with the best macro ROC-AUC kept
+(`mirbench.training.train`), and the numbers a report wants: updates, the
+best one, windows per second and seconds per training window.
+
+A subclass stores its own and these parameters in `__init__` (`batch_size`,
+`optimizer`, `learning_rate`, `momentum`, `updates_per_epoch`, `max_epochs`,
+`patience`, `time_budget_s`, `random_state`) and implements `frontend()`,
+`windows(tracks)` and `build_network(n_classes, windows)`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mirbench import training
+from mirbench.metrics import roc_auc
+from mirbench.system import System, TrackSet
+from mirbench.windows import Windows
+
+OPTIMIZERS = ("sgd", "adam")
+
+
+class WindowedNetwork(System):
+    """Train on random windows, validate and predict on clips tiled by consecutive windows."""
+
+    # -- what a subclass provides ------------------------------------------------------
+    def frontend(self):
+        raise NotImplementedError
+
+    def windows(self, tracks: TrackSet) -> Windows:
+        """The tracks' features (read as memory maps: large datasets need not fit in memory) cut into windows."""
+        raise NotImplementedError
+
+    def build_network(self, n_classes: int, windows: Windows) -> torch.nn.Module:
+        """A fresh network (seeded by the caller); `windows` are the training windows, for input statistics."""
+        raise NotImplementedError
+
+    # -- parameters ----------------------------------------------------------------------
+    def check_training_params(self) -> None:
+        """Raise ValueError naming the first training parameter with a bad value."""
+        for name in ("batch_size", "updates_per_epoch"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.max_epochs, (int, np.integer)) or self.max_epochs < 0:
+            raise ValueError(f"max_epochs must be a non-negative integer, got {self.max_epochs!r}")
+        if self.patience is not None and (not isinstance(self.patience, (int, np.integer)) or self.patience < 1):
+            raise ValueError(f"patience must be a positive integer or None, got {self.patience!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+
+    # -- System ----------------------------------------------------------------------------
+    def fit(self, train: TrackSet, valid: TrackSet | None = None) -> "WindowedNetwork":
+        self.check_params()
+        self.device_ = train.device
+        self.multilabel_ = train.multilabel
+        self.n_classes_ = len(train.classes)
+        source = self.windows(train)
+        with training.seeded(int(self.random_state), self.device_):
+            self.model_ = self.build_network(self.n_classes_, source).to(self.device_)
+        targets = torch.as_tensor(train.targets, device=self.device_)
+        targets = targets.float() if self.multilabel_ else targets.long()
+        rng = np.random.default_rng(int(self.random_state))
+        optimiser = self._optimiser()
+        updates, batch = int(self.updates_per_epoch), int(self.batch_size)
+
+        spent = [0.0]  # seconds in training updates, validation excluded
+
+        def epoch(_: int) -> float:
+            start = time.perf_counter()
+            total = torch.zeros((), device=self.device_)
+            for _ in range(updates):
+                x, clips = source.sample(rng, batch)
+                loss = self._loss(self.model_(torch.from_numpy(x).to(self.device_)), targets[torch.from_numpy(clips).to(self.device_)])
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                total += loss.detach()
+            mean = float(total) / updates  # reading the loss waits for the device: the timing is complete
+            spent[0] += time.perf_counter() - start
+            return mean
+
+        valid_fn = None
+        if valid is not None and len(valid):
+            held_out, truth = self.windows(valid), valid.targets
+            valid_fn = lambda: -roc_auc(truth, self._clip_scores(held_out), average="macro")  # noqa: E731
+        record = training.train(
+            self.model_, epoch, valid_fn, max_epochs=int(self.max_epochs), patience=self.patience,
+            time_budget_s=self.time_budget_s,
+        )  # fmt: skip
+        seen, epoch_s = record.epochs * updates * batch, spent[0]
+        self.info_ = {
+            "updates": record.epochs * updates,
+            "best_update": record.best_epoch * updates,
+            "valid_auc": None if valid_fn is None else -record.best_valid,
+            "stopped": record.stopped,
+            "train_s": record.train_seconds,
+            "windows_per_s": seen / max(epoch_s, 1e-9),
+            "s_per_window": epoch_s / max(seen, 1),
+        }
+        return self
+
+    def _optimiser(self) -> torch.optim.Optimizer:
+        params = self.model_.parameters()
+        if self.optimizer == "adam":
+            return torch.optim.Adam(params, lr=float(self.learning_rate))
+        momentum = float(self.momentum)
+        return torch.optim.SGD(params, lr=float(self.learning_rate), momentum=momentum, nesterov=momentum > 0)
+
+    def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.multilabel_:
+            return F.binary_cross_entropy_with_logits(logits, y)
+        return F.cross_entropy(logits, y)
+
+    def _clip_scores(self, source: Windows, chunk: int = 64) -> np.ndarray:
+        """One row per clip: the mean over its consecutive windows of sigmoid (tags) or softmax (classes) outputs."""
+        self.model_.eval()
+        total = np.zeros((len(source), self.n_classes_))
+        with torch.no_grad():
+            for windows, clips in source.tiles(chunk):
+                logits = self.model_(torch.from_numpy(windows).to(self.device_))
+                probs = torch.sigmoid(logits) if self.multilabel_ else torch.softmax(logits, dim=1)
+                np.add.at(total, clips, probs.double().cpu().numpy())
+        return total / source.tile_counts()[:, None]
+
+    def predict(self, tracks: TrackSet) -> np.ndarray:
+        return self._clip_scores(self.windows(tracks))
+
+    def n_parameters(self) -> int | None:
+        if not hasattr(self, "model_"):
+            return None
+        return int(sum(p.numel() for p in self.model_.parameters()))
+
+    def training_info(self) -> dict:
+        return dict(getattr(self, "info_", {}))
