@@ -8,9 +8,10 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from mirbench.report import per_class, sections, tables
+from mirbench.report import per_class, sections, tables, xy
 from mirbench.report.plots import confusion_by_variant, plot_confusions, plot_filter_spectra
 from mirbench.report.table import Layout, cells, grid, published_value
+from mirbench.report.values import is_record_value
 from mirbench.results import ResultStore
 
 
@@ -19,9 +20,13 @@ def report_name(suite: dict) -> str:
 
 
 def markdown(
-    suite: dict, records: list[dict], results_name: str, figure: str | None, filters: str | None = None
+    suite: dict,
+    records: list[dict],
+    results_name: str,
+    figure: str | None,
+    filters: str | None = None,
+    plot: str | None = None,
 ) -> str:
-    layout = Layout.from_suite(suite, records)
     n_ok = sum(r.get("status") == "ok" for r in records)
     parts = [
         f"# {suite.get('report', {}).get('title', suite['name'])}",
@@ -30,8 +35,9 @@ def markdown(
         "## Results",
         *results_tables(suite, records),
         f"Mean ± sample standard deviation over folds and seeds ({n_ok} successful trials)"
-        + ("; values in %." if layout.percent else "."),
+        + percent_note(suite, records),
         sections.sources(all_published(suite)),
+        xy.section(suite, plot),
         per_class.section(suite, records),
         sections.failures(records),
         sections.skipped(records),
@@ -49,6 +55,15 @@ def results_tables(suite: dict, records: list[dict]) -> list[str]:
         return tables.markdown_sections(suite, records)
     header, body = grid(records, Layout.from_suite(suite, records), suite.get("report", {}).get("published", []))
     return [tabulate(body, header, tablefmt="github", disable_numparse=True) if body else "_No successful trials yet._"]
+
+
+def percent_note(suite: dict, records: list[dict]) -> str:
+    """The end of the footnote: whether values are in %, and that record values never are."""
+    layout = Layout.from_suite(suite, records)
+    if not layout.percent:
+        return "."
+    shown = layout.metrics + tuple(m for spec in tables.table_specs(suite) for m in spec.get("metrics", []))
+    return "; values in % (record values as recorded)." if any(map(is_record_value, shown)) else "; values in %."
 
 
 def all_published(suite: dict) -> list[dict]:
@@ -89,7 +104,7 @@ def latex(suite: dict, records: list[dict]) -> str:
 
 
 def write_report(results_dir: str | Path, out_dir: str | Path = "reports") -> list[Path]:
-    """Write <name>.md, .csv, .tex, and where they apply -per-class.csv, -confusion.png and -filters.png."""
+    """Write <name>.md, .csv, .tex, and where they apply -per-class.csv, -confusion.png, -filters.png and -plot.png."""
     store = ResultStore(results_dir)
     suite = store.read_suite()
     records = list(store.records())
@@ -98,10 +113,10 @@ def write_report(results_dir: str | Path, out_dir: str | Path = "reports") -> li
     name = report_name(suite)
     figure = plot_confusions(confusion_by_variant(records), out / f"{name}-confusion.png", f"{name}: confusion over all folds")
     filters = plot_filter_spectra(records, out / f"{name}-filters.png", f"{name}: learned filters, normalised magnitude spectra")
+    plot = xy.plot_figure(suite, records, out / f"{name}-plot.png")
+    figures = [figure, filters, plot]
     files = {
-        out / f"{name}.md": markdown(
-            suite, records, Path(results_dir).name, figure.name if figure else None, filters.name if filters else None
-        ),
+        out / f"{name}.md": markdown(suite, records, Path(results_dir).name, *(p.name if p else None for p in figures)),
         out / f"{name}.csv": csv_text(suite, records),
         out / f"{name}.tex": latex(suite, records),
     }
@@ -109,4 +124,4 @@ def write_report(results_dir: str | Path, out_dir: str | Path = "reports") -> li
         files[out / f"{name}-per-class.csv"] = per_class.csv_text(records)
     for path, text in files.items():
         path.write_text(text)
-    return sorted(files) + [p for p in (figure, filters) if p]
+    return sorted(files) + [p for p in figures if p]

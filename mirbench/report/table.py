@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mirbench.metrics import summarise
+from mirbench.report.values import MISSING, fmt_record, is_record_value, lookup, value_kind, value_title
 
 DIMENSION_TITLES = {"system": "System", "variant": "System", "metric": "Metric"}
 
@@ -87,6 +88,7 @@ class Cell:
     mean: float | None
     std: float | None
     n: int
+    kind: str = "metric"  # or, for record values, "count" (integral) or "value": see values.fmt_record
 
 
 def cells(records: list[dict], layout: Layout) -> dict[tuple[tuple[str, ...], tuple[str, ...]], Cell]:
@@ -94,19 +96,22 @@ def cells(records: list[dict], layout: Layout) -> dict[tuple[tuple[str, ...], tu
     ok = [r for r in records if r.get("status") == "ok"]
     varying = varying_params(ok)
     values: dict[tuple, list] = {}
+    names: dict[tuple, str] = {}
     for r in ok:
         for metric in layout.metrics:
-            if metric not in r.get("metrics", {}):
+            value = lookup(r, metric)
+            if value is MISSING:
                 continue
             d = dimensions(r, metric, varying)
             if not matches(d, layout.where):
                 continue
             key = (tuple(d.get(k, "") for k in layout.rows), tuple(d.get(k, "") for k in layout.columns))
-            values.setdefault(key, []).append(r["metrics"][metric])
+            values.setdefault(key, []).append(value)
+            names.setdefault(key, metric)
     out = {}
     for key, vals in values.items():
         s = summarise(vals)
-        out[key] = Cell(s["mean"], s["std"], s["n"])
+        out[key] = Cell(s["mean"], s["std"], s["n"], value_kind(names[key], vals))
     return out
 
 
@@ -130,14 +135,19 @@ def fmt_number(value: float | None, layout: Layout) -> str:
 def fmt_cell(cell: Cell | None, layout: Layout) -> str:
     if cell is None or cell.mean is None:
         return "—"
+    if cell.kind != "metric":
+        return fmt_record(cell.mean, cell.std, cell.n, cell.kind, layout.decimals)
     if cell.n < 2:
         return fmt_number(cell.mean, layout)
     return f"{fmt_number(cell.mean, layout)} ± {fmt_number(cell.std, layout)}"
 
 
-def fmt_published(entry: dict | None, layout: Layout) -> str:
+def fmt_published(entry: dict | None, layout: Layout, metric: str = "") -> str:
     if entry is None:
         return ""
+    if is_record_value(metric):
+        kind = value_kind(metric, [entry["value"]])
+        return fmt_record(entry["value"], entry.get("std"), 2 if "std" in entry else 1, kind, layout.decimals)
     text = fmt_number(entry["value"], layout)
     if "std" in entry:
         text += f" ± {fmt_number(entry['std'], layout)}"
@@ -158,13 +168,19 @@ def grid(records: list[dict], layout: Layout, published: list[dict]) -> tuple[li
             header.append(f"{name} (published)")
     body = []
     for r in row_keys:
-        line = list(r)
+        line = [value_title(v) if d == "metric" else v for d, v in zip(layout.rows, r)]
         for c in col_keys:
             line.append(fmt_cell(table.get((r, c)), layout))
             if c in with_pub:
-                line.append(fmt_published(published_value(published, r, c, layout), layout))
+                line.append(fmt_published(published_value(published, r, c, layout), layout, cell_metric(r, c, layout)))
         body.append(line)
     return header, body
+
+
+def cell_metric(row: tuple, col: tuple, layout: Layout) -> str:
+    """The metric a cell shows: its metric coordinate, else the layout's only metric."""
+    coords = dict(layout.where) | dict(zip(layout.rows, row)) | dict(zip(layout.columns, col))
+    return coords.get("metric", layout.metrics[0] if layout.metrics else "")
 
 
 def published_rank(published: list[dict], row: tuple, col_keys, layout: Layout) -> int:
@@ -176,9 +192,11 @@ def published_rank(published: list[dict], row: tuple, col_keys, layout: Layout) 
 
 def column_title(key: tuple[str, ...], layout: Layout) -> str:
     """Names speak for themselves ("relu-sgd"); flags get their parameter's name ("aggregate=True");
-    a parameter a variant does not have reads "no <parameter>"."""
+    a parameter a variant does not have reads "no <parameter>"; record values read as their key ("fit_s")."""
 
     def title(dim: str, value: str) -> str:
+        if dim == "metric":
+            return value_title(value)
         if value == "":
             return f"no {dim}"
         return f"{dim}={value}" if value in ("True", "False") else value

@@ -131,6 +131,14 @@ SCHEMA: dict[str, Any] = {
                 "published": PUBLISHED,
             }
         ],
+        "plot": {
+            "x": Field((str,), required=True, doc="a metric or record value: n_parameters, training.<key>, timings.<key>"),
+            "y": Field((str,), required=True, doc="a metric (or record value)"),
+            "lines": Field((str,), required=True, doc="a layout dimension (system, variant, a parameter): one line each"),
+            "log_x": Field((bool,), doc="default false"),
+            "where": WHERE,
+            "title": Field((str,), doc="default '<y> against <x>'"),
+        },
         "per_class": {
             "metric": Field((str,), required=True, check=auc_kind),
             "columns": Field((list,), check=name_list, doc="default: ['variant']"),

@@ -1,0 +1,113 @@
+"""The `[report.plot]` figure: one value against another, a line per value of a layout dimension."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mirbench.metrics import summarise
+from mirbench.report.plots import save
+from mirbench.report.table import dimensions, matches, natural, varying_params, where_items
+from mirbench.report.values import MISSING, lookup
+
+
+@dataclass(frozen=True)
+class Point:
+    """One variant on the plot: means over its successful trials, and the spread of y."""
+
+    variant: str
+    x: float
+    y: float
+    y_std: float | None  # sample standard deviation of y; None with fewer than two trials
+    n: int  # trials with a y value
+
+
+def plot_spec(suite: dict) -> dict | None:
+    """The suite's `[report.plot]` table, or None when it has none."""
+    return suite.get("report", {}).get("plot")
+
+
+def plot_title(spec: dict) -> str:
+    """The plot's title: the one given, else "<y> against <x>"."""
+    return spec.get("title") or f"{spec['y']} against {spec['x']}"
+
+
+def line_label(dim: str, value: str) -> str:
+    """A legend entry: systems and variants by name, parameters as "<name>=<value>", a missing one "no <name>"."""
+    if value == "":
+        return f"no {dim}"
+    return value if dim in ("system", "variant") else f"{dim}={value}"
+
+
+def values_of(records: list[dict], name: str) -> list:
+    """The values of a metric or record value over records that have it."""
+    return [v for v in (lookup(r, name) for r in records) if v is not MISSING]
+
+
+def plot_points(records: list[dict], x: str, y: str, lines: str, where=()) -> dict[str, list[Point]]:
+    """Per line (legend label, lines in natural order of their value): one point per variant, the mean x and
+    mean y over its successful trials with the sample std of y, sorted by x; a variant lacking x or y is left out."""
+    ok = [r for r in records if r.get("status") == "ok"]
+    varying = varying_params(ok)
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in ok:
+        dims = dimensions(r, y, varying)
+        if matches(dims, tuple(where)):
+            groups.setdefault((dims.get(lines, ""), dims["variant"]), []).append(r)
+    out: dict[str, list[Point]] = {}
+    for (line, variant), trials in sorted(groups.items(), key=lambda kv: (natural((kv[0][0],)), kv[0][1])):
+        xs, ys = summarise(values_of(trials, x)), summarise(values_of(trials, y))
+        if xs["mean"] is None or ys["mean"] is None:
+            continue
+        std = ys["std"] if ys["n"] >= 2 else None
+        out.setdefault(line_label(lines, line), []).append(Point(variant, xs["mean"], ys["mean"], std, ys["n"]))
+    return {label: sorted(points, key=lambda p: (p.x, p.variant)) for label, points in out.items()}
+
+
+def draw(points: dict[str, list[Point]], spec: dict, path: Path) -> Path:
+    """Lines with markers, bars of ± one std of y, a log x axis when asked, grid lines and a legend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for i, (label, line) in enumerate(points.items()):
+        color = f"C{i % 10}"
+        ax.plot([p.x for p in line], [p.y for p in line], marker="o", color=color, label=label)
+        bars = [p for p in line if p.y_std is not None]
+        if bars:
+            ax.errorbar([p.x for p in bars], [p.y for p in bars], yerr=[p.y_std for p in bars],
+                        fmt="none", ecolor=color, capsize=3)
+    if spec.get("log_x"):
+        ax.set_xscale("log")
+    ax.grid(True, which="major", alpha=0.4)
+    ax.set_xlabel(spec["x"], fontsize=9)
+    ax.set_ylabel(spec["y"], fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.legend(title=spec["lines"], fontsize=8, title_fontsize=8)
+    return save(fig, path, plot_title(spec))
+
+
+def plot_figure(suite: dict, records: list[dict], path: Path) -> Path | None:
+    """Draw the suite's `[report.plot]` to `path`; None when it has none or no variant has both values."""
+    spec = plot_spec(suite)
+    if not spec:
+        return None
+    points = plot_points(records, spec["x"], spec["y"], spec["lines"], where_items(spec.get("where", {})))
+    return draw(points, spec, path) if points else None
+
+
+def section(suite: dict, figure: str | None) -> str:
+    """'## <title>': what a point and a bar are, then the figure (nothing when there is no figure)."""
+    spec = plot_spec(suite)
+    if not spec or not figure:
+        return ""
+    x, y, title = spec["x"], spec["y"], plot_title(spec)
+    only = ", ".join(f"{k}={v}" for k, v in where_items(spec.get("where", {})))
+    caption = (
+        f"A point is one variant: mean {x} and mean {y} over its successful trials{f' with {only}' if only else ''}; "
+        f"a bar is ± one sample standard deviation of {y} over its folds and seeds (drawn with two trials or more); "
+        f"one line per {spec['lines']}."
+    )
+    return f"## {title}\n\n{caption}\n\n![{title}]({figure})\n"
