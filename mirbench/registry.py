@@ -75,6 +75,7 @@ systems = Registry(
         "pmsc": "baselines.pmsc:PMSCBaseline",
         "sigtia2014.mlp": "baselines.sigtia2014:Sigtia2014MLP",
         "dieleman2014.cnn": "baselines.dieleman2014:Dieleman2014CNN",
+        "choi2017.cnn": "baselines.choi2017:Choi2017CNN",
     },
     entry_point_group="mirbench.systems",
 )

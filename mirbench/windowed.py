@@ -9,7 +9,8 @@ mean over each clip's consecutive windows) with the best macro ROC-AUC kept
 best one, windows per second and seconds per training window.
 
 A subclass stores its own and these parameters in `__init__` (`batch_size`,
-`optimizer`, `learning_rate`, `momentum`, `updates_per_epoch`, `max_epochs`,
+`optimizer`, `learning_rate`, `momentum`, `updates_per_epoch` (None: one
+pass, as many minibatches as the training clips fill), `max_epochs`,
 `patience`, `time_budget_s`, `random_state`) and implements `frontend()`,
 `windows(tracks)` and `build_network(n_classes, windows)`.
 """
@@ -50,6 +51,8 @@ class WindowedNetwork(System):
         """Raise ValueError naming the first training parameter with a bad value."""
         for name in ("batch_size", "updates_per_epoch"):
             value = getattr(self, name)
+            if value is None and name == "updates_per_epoch":
+                continue  # one pass: as many minibatches as the training clips fill
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not isinstance(self.max_epochs, (int, np.integer)) or self.max_epochs < 0:
@@ -76,7 +79,8 @@ class WindowedNetwork(System):
         targets = targets.float() if self.multilabel_ else targets.long()
         rng = np.random.default_rng(int(self.random_state))
         optimiser = self._optimiser()
-        updates, batch = int(self.updates_per_epoch), int(self.batch_size)
+        batch = int(self.batch_size)
+        updates = int(self.updates_per_epoch or -(-len(train) // batch))
 
         spent = [0.0]  # seconds in training updates, validation excluded
 
@@ -98,10 +102,11 @@ class WindowedNetwork(System):
         if valid is not None and len(valid):
             held_out, truth = self.windows(valid), valid.targets
             valid_fn = lambda: -roc_auc(truth, self._clip_scores(held_out), average="macro")  # noqa: E731
-        record = training.train(
-            self.model_, epoch, valid_fn, max_epochs=int(self.max_epochs), patience=self.patience,
-            time_budget_s=self.time_budget_s,
-        )  # fmt: skip
+        with training.seeded(int(self.random_state) + 1, self.device_):  # dropout masks are a function of the seed
+            record = training.train(
+                self.model_, epoch, valid_fn, max_epochs=int(self.max_epochs), patience=self.patience,
+                time_budget_s=self.time_budget_s,
+            )  # fmt: skip
         seen, epoch_s = record.epochs * updates * batch, spent[0]
         self.info_ = {
             "updates": record.epochs * updates,

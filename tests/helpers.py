@@ -1,8 +1,10 @@
-"""Small systems for testing the runner: one that fails on purpose, one that is slow on purpose."""
+"""Small systems for testing the runner (one that fails on purpose, one that is slow on purpose), and a quick-run helper."""
 
 from __future__ import annotations
 
 import time
+import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -33,3 +35,17 @@ class PriorSystem(System):
 
     def predict(self, tracks):
         return np.tile(self.prior_, (len(tracks), 1))
+
+
+def run_quick(suite: Path, data_root: Path, out: Path, capsys) -> tuple[str, Path]:
+    """`mirbench run SUITE --quick` on CPU into `out`/res and `out`/rep; (stdout, reports dir), asserting success."""
+    from mirbench.cli import main
+
+    args = ["run", str(suite), "--quick", "--data-root", str(data_root), "--results", str(out / "res")]
+    args += ["--reports", str(out / "rep"), "--no-progress", "--device", "cpu"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one-vs-rest metrics on tags absent from a tiny split
+        code = main(args)
+    stdout = capsys.readouterr().out
+    assert code == 0, stdout
+    return stdout, out / "rep"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +14,10 @@ from baselines.dieleman2014 import Dieleman2014CNN
 from baselines.dieleman2014.layers import Compression, FeaturePool, StridedConv1d
 from baselines.dieleman2014.model import TagCNN
 from mirbench.windows import Windows
-from mirbench.cli import main
 from mirbench.metrics import roc_auc
 from mirbench.suite import SuiteError, load_suite
 from mirbench.testing import check_system
+from tests.helpers import run_quick
 
 REPO = Path(__file__).resolve().parent.parent
 TABLE1 = [(1024, 1024), (1024, 512), (512, 512), (512, 256), (256, 256)]
@@ -239,15 +238,8 @@ def test_mtat_suite_runs_quick_on_the_tiny_tree(tmp_path, capsys):
     from tests.fixtures.mtat_tree import build_tiny_tree
 
     tree = build_tiny_tree(tmp_path / "data", seconds=3.0)
-    args = ["run", str(REPO / "suites" / "dieleman2014-mtat.toml"), "--quick", "--data-root", str(tree.data_root)]
-    args += ["--results", str(tmp_path / "res"), "--reports", str(tmp_path / "rep"), "--no-progress", "--device", "cpu"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        code = main(args)
-    out = capsys.readouterr().out
-    assert code == 0, out
+    out, rep = run_quick(REPO / "suites" / "dieleman2014-mtat.toml", tree.data_root, tmp_path, capsys)
     assert "16 trials: 0 already done, 16 ran ok, 0 failed" in out
-    rep = tmp_path / "rep"
     report = (rep / "dieleman2014-mtat-quick.md").read_text()
     for title in ("### Table 1: spectrograms versus raw audio", "### Table 2: nonlinearity", "### Table 3: feature pooling"):
         assert title in report
