@@ -127,7 +127,8 @@ def start_run(write_suite, tmp_path, wait_for: int):
     """Start `mirbench run` on the slow suite in a subprocess; return once `wait_for` results exist."""
     suite = write_suite(KILLABLE)
     results = tmp_path / "results"
-    script = (
+    script = (  # Ctrl-C semantics even when this test itself runs as a background job (which ignores SIGINT)
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
         "import sys; from mirbench.registry import systems; "
         "systems.register('test.prior', 'tests.helpers:PriorSystem'); "
         "from mirbench.cli import main; sys.exit(main(sys.argv[1:]))"
