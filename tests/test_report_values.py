@@ -100,6 +100,13 @@ def test_record_values_are_cells_like_metrics_with_their_own_formats():
     assert "(8 successful trials); values in % (record values as recorded)." in text
 
 
+def test_a_record_value_keeps_one_notation_down_its_column():
+    slow = [record("CNN", {"width": 32}, f, 0.7, training={"s_per_window": 0.25}) for f in range(2)]
+    doc = suite_doc({"rows": ["width"], "metrics": ["training.s_per_window"]})
+    rows = grid_under(markdown(doc, RECORDS[:6] + slow, "results", None), "## Results")
+    assert [r[-1] for r in rows[1:]] == ["1.30e-03 ± 2.00e-04", "2.20e-03 ± 3.46e-04", "2.50e-01 ± 0.00e+00"]
+
+
 def test_record_values_in_a_table_of_tables_and_as_rows():
     doc = suite_doc({"tables": [
         {"title": "Size", "rows": ["variant"], "columns": ["metric"], "metrics": ["n_parameters"],

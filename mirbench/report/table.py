@@ -88,7 +88,7 @@ class Cell:
     mean: float | None
     std: float | None
     n: int
-    kind: str = "metric"  # or, for record values, "count" (integral) or "value": see values.fmt_record
+    kind: str = "metric"  # or, for record values, "count" (integral), "value" or "small": see values.fmt_record
 
 
 def cells(records: list[dict], layout: Layout) -> dict[tuple[tuple[str, ...], tuple[str, ...]], Cell]:
@@ -112,6 +112,10 @@ def cells(records: list[dict], layout: Layout) -> dict[tuple[tuple[str, ...], tu
     for key, vals in values.items():
         s = summarise(vals)
         out[key] = Cell(s["mean"], s["std"], s["n"], value_kind(names[key], vals))
+    small = {names[k] for k, c in out.items() if c.kind == "value" and c.mean is not None and 0 < abs(c.mean) < 0.1}
+    for key, cell in out.items():  # one notation per record value across the table, so its column reads evenly
+        if cell.kind == "value" and names[key] in small:
+            cell.kind = "small"
     return out
 
 

@@ -74,10 +74,11 @@ def value_kind(name: str, values: list) -> str:
 
 
 def fmt_record(mean: float, std: float | None, n: int, kind: str, decimals: int) -> str:
-    """A record value's mean ± std: counts as integers with thousands separators (no "± 0"), small values
-    (0 < |mean| < 0.1) to 3 significant digits in scientific notation, others to `decimals` places."""
+    """A record value's mean ± std: counts as integers with thousands separators (no "± 0"); values of a
+    table where some cell is small (0 < |mean| < 0.1: kind "small", or a lone small value) to 3 significant
+    digits in scientific notation; others to `decimals` places."""
     if kind == "count":
         text = f"{mean:,.0f}"
         return text if n < 2 or not std else f"{text} ± {std:,.0f}"
-    spec = ".2e" if 0 < abs(mean) < 0.1 else f".{decimals}f"
+    spec = ".2e" if kind == "small" or 0 < abs(mean) < 0.1 else f".{decimals}f"
     return f"{mean:{spec}}" if n < 2 or std is None else f"{mean:{spec}} ± {std:{spec}}"
