@@ -1,4 +1,4 @@
-"""The `mirbench` command: list, validate, run, report, check-system.
+"""The `mirbench` command: list, validate, run, report, data, check-system, features.
 
 Known mistakes (a bad suite, a missing dataset, an unknown name) print one
 clear `error:` line and exit 2; only a bug in mirbench shows a traceback.
@@ -217,6 +217,72 @@ def cmd_check_system(args) -> int:
     return 0
 
 
+AUDIO_SUFFIXES = (".mp3", ".wav", ".flac", ".ogg", ".au", ".aiff", ".m4a")
+
+
+def audio_files(paths: list[str]) -> list[Path]:
+    """Files named directly, and the audio files (by suffix) under directories, searched recursively and sorted."""
+    found = []
+    for ref in paths:
+        path = Path(ref)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES))
+        elif path.exists():
+            found.append(path)
+        else:
+            raise FileNotFoundError(f"no such file or directory: {ref}")
+    return found
+
+
+def cmd_features(args) -> int:
+    """FMA's features.csv layout for any audio: one row per file, indexed by track id (the file stem)."""
+    import numpy as np
+    import pandas as pd
+    from tqdm import tqdm
+
+    from mirbench.audio import load_audio
+    from mirbench.dataset import AudioError
+    from mirbench.frontends.fma import COLUMNS, track_features
+
+    out = Path(args.out)
+    try:
+        if not out.parent.is_dir():
+            raise FileNotFoundError(f"output directory {out.parent} does not exist")
+        if args.sample_rate <= 0:
+            raise ValueError(f"--sample-rate must be positive, got {args.sample_rate}")
+        files = audio_files(args.paths)
+        if not files:
+            raise FileNotFoundError(f"no audio files ({' '.join(AUDIO_SUFFIXES)}) in {' '.join(args.paths)}")
+        digits = all(f.stem.isdigit() for f in files)
+        ids = [int(f.stem) if digits else f.stem for f in files]
+        seen: dict = {}
+        for tid, f in zip(ids, files):
+            if tid in seen:
+                raise ValueError(f"{seen[tid]} and {f} both have track id {tid!r} (the file stem)")
+            seen[tid] = f
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    rows, written, skipped = [], [], 0
+    with tqdm(files, desc=f"{args.extractor} features", unit="file", file=sys.stderr, disable=args.no_progress) as bar:
+        for tid, f in zip(ids, bar):
+            try:
+                y = load_audio(f, args.sample_rate)
+            except AudioError as exc:
+                bar.write(f"skipped: {exc}", file=sys.stderr)
+                skipped += 1
+                continue
+            rows.append(track_features(y, args.sample_rate))
+            written.append(tid)
+    if rows:
+        frame = pd.DataFrame(np.stack(rows), index=pd.Index(written, name="track_id"))
+        frame.columns = pd.MultiIndex.from_tuples(COLUMNS, names=["feature", "statistics", "number"])
+        frame.sort_index().to_csv(out)
+    where = f"to {out}" if rows else f"(no {out} written)"
+    print(f"{len(written)} track(s) written {where}, {skipped} unreadable file(s) skipped")
+    return EXIT_FAILED_TRIALS if skipped or not rows else 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mirbench", description="Benchmark harness for music classification and tagging.")
     p.add_argument("--version", action="version", version=f"mirbench {__version__}")
@@ -272,6 +338,14 @@ def parser() -> argparse.ArgumentParser:
     chk.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                      help="a parameter for every construction, over the system's SMOKE_PARAMS (repeatable)")
     chk.set_defaults(func=cmd_check_system)
+
+    feat = sub.add_parser("features", help="compute a dataset's published track features for any audio files")
+    feat.add_argument("extractor", choices=["fma"], help="fma: FMA's 518 features, in its features.csv layout")
+    feat.add_argument("paths", nargs="+", metavar="PATH", help="audio files, or directories searched recursively")
+    feat.add_argument("--out", required=True, help="the CSV to write (its directory must exist)")
+    feat.add_argument("--sample-rate", type=int, default=22050, help="rate the audio is resampled to (default 22050)")
+    feat.add_argument("--no-progress", action="store_true", help="no progress bar")
+    feat.set_defaults(func=cmd_features)
     return p
 
 

@@ -115,5 +115,6 @@ frontends = Registry(
         "logmel": "mirbench.frontends:LogMel",
         "mfcc": "mirbench.frontends:MFCC",
         "waveform": "mirbench.frontends:Waveform",
+        "fma": "mirbench.frontends:FMAFeatures",
     },
 )
