@@ -84,6 +84,15 @@ def failed_record(spec: TrialSpec, error: dict | None = None) -> dict:
     }
 
 
+def class_counts(part) -> dict[str, int]:
+    """Tracks per class (single-label) or positives per tag (multi-label) of one split: how it was stratified."""
+    if not len(part):
+        return {c: 0 for c in part.classes}
+    targets = np.asarray(part.targets)
+    counts = targets.sum(axis=0) if part.multilabel else np.bincount(targets, minlength=len(part.classes))
+    return {c: int(n) for c, n in zip(part.classes, counts)}
+
+
 def execute(spec: TrialSpec) -> dict:
     """Run one trial and return its record (status "ok" or "failed")."""
     import torch
@@ -114,6 +123,7 @@ def execute(spec: TrialSpec) -> dict:
             for name, ids in (("train", spec.fold.train), ("valid", spec.fold.valid), ("test", spec.fold.test))
         }
         record["fold"].update({name: len(part) for name, part in parts.items()})
+        record["fold"]["class_counts"] = {name: class_counts(part) for name, part in parts.items()}
         if not len(parts["train"]) or not len(parts["test"]):
             raise ValueError("the fold has no usable training or test tracks")
         seed_everything(spec.seed)

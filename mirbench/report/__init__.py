@@ -41,6 +41,7 @@ def markdown(
         per_class.section(suite, records),
         sections.failures(records),
         sections.skipped(records),
+        sections.class_counts(records),
         sections.timings(records),
         f"## Confusion matrices\n\n![confusion matrices]({figure})\n" if figure else "",
         filters_section(filters),

@@ -75,6 +75,31 @@ def skipped(records: list[dict]) -> str:
     )
 
 
+def class_counts(records: list[dict]) -> str:
+    """Per fold, each class's tracks (or each tag's positives) in train/valid/test: what stratification gave."""
+    by_fold: dict[int, dict] = {}
+    for r in records:
+        counts = r.get("fold", {}).get("class_counts")
+        if r.get("status") == "ok" and counts:
+            by_fold.setdefault(r["fold"]["index"], {**counts, "sizes": {p: r["fold"].get(p, 0) for p in counts}})
+    if not by_fold:
+        return ""
+    folds = sorted(by_fold)
+    parts = ("train", "valid", "test")
+    classes = list(by_fold[folds[0]]["train"])
+    rows = [[c] + ["/".join(str(by_fold[f][p].get(c, 0)) for p in parts) for f in folds] for c in classes]
+    rows.append(["tracks"] + ["/".join(str(by_fold[f]["sizes"][p]) for p in parts) for f in folds])
+    multilabel = any(r.get("dataset", {}).get("task") == "multi-label" for r in records)
+    what = "positive tracks per tag" if multilabel else "tracks per class"
+    header = ["tag" if multilabel else "class"] + [f"fold {f}" for f in folds]
+    return (
+        f"## Split sizes by class\n\nTrain/valid/test {what} per fold, after skipped tracks; the last row "
+        "counts tracks.\n\n"
+        + tabulate(rows, header, tablefmt="github", disable_numparse=True)
+        + "\n"
+    )
+
+
 def timings(records: list[dict]) -> str:
     ok = [r for r in records if r.get("status") == "ok"]
     if not ok:
