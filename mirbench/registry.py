@@ -76,6 +76,12 @@ systems = Registry(
         "sigtia2014.mlp": "baselines.sigtia2014:Sigtia2014MLP",
         "dieleman2014.cnn": "baselines.dieleman2014:Dieleman2014CNN",
         "choi2017.cnn": "baselines.choi2017:Choi2017CNN",
+        "fma.mlp": "baselines.fma:FMAMLP",
+        "fma.logreg": "baselines.fma:FMALogReg",
+        "fma.linear-svm": "baselines.fma:FMALinearSVM",
+        "fma.svm": "baselines.fma:FMASVM",
+        "fma.knn": "baselines.fma:FMAKNN",
+        "fma.rf": "baselines.fma:FMARandomForest",
     },
     entry_point_group="mirbench.systems",
 )

@@ -12,6 +12,8 @@ import hashlib
 import numbers
 from pathlib import Path
 
+import numpy as np
+
 from mirbench.dataset import Dataset, DatasetError, Track, ValidationReport
 from mirbench.datasets.fma import metadata
 from mirbench.datasets.fma.metadata import SUBSETS
@@ -126,6 +128,34 @@ class FMADataset(Dataset):
             SAMPLE_RATE,
             params={"subset": subset, "top_genres": self.top_genres},
         )
+
+    @property
+    def features_path(self) -> Path:
+        """FMA's precomputed features: `fma_metadata/features.csv` (from fma_metadata.zip)."""
+        return self.root / "fma_metadata" / "features.csv"
+
+    def precomputed_features(self, track_ids) -> np.ndarray:
+        """The rows of features.csv for `track_ids` ('000002' or 2), in order: (n, 518) float64.
+
+        The file is read once per dataset object and kept.
+        """
+        path = self.features_path
+        table = getattr(self, "_features_table", None)
+        if table is None:
+            if not path.is_file():
+                raise DatasetError(
+                    f"dataset 'fma': {path} does not exist; unzip features.csv from fma_metadata.zip into "
+                    "fma_metadata/, or compute the features from the audio (features: computed)"
+                )
+            table = self._features_table = metadata.read_features(path)
+        numbers = [int(t) for t in track_ids]
+        missing = [track_id(n) for n in numbers if n not in table.index]
+        if missing:
+            raise DatasetError(
+                f"dataset 'fma': {path} has no row for {len(missing)} track(s), e.g. {missing[0]}; use the "
+                "features.csv of the same FMA release as tracks.csv, or compute the features (features: computed)"
+            )
+        return table.loc[numbers].to_numpy(dtype=np.float64)
 
     def validate(self) -> ValidationReport:
         """Missing, unreadable (the known empty files included) and off-rate mp3s; sha1 mismatches against

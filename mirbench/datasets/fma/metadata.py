@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from mirbench.dataset import DatasetError
@@ -117,6 +118,28 @@ def features_problem(path: Path) -> str | None:
         if len(rows[i]) - 1 != FEATURES_COLUMNS:
             return f"header row {i + 1} names {len(rows[i]) - 1} feature columns, expected {FEATURES_COLUMNS}"
     return None
+
+
+def read_features(path: Path) -> pd.DataFrame:
+    """features.csv as published: track id (int index) -> the 518 precomputed features, float64.
+
+    Read as FMA's own `utils.load` reads it: three header rows (feature,
+    statistics, number) over the columns and the track id in the first column.
+    """
+    try:
+        table = pd.read_csv(path, header=[0, 1, 2], index_col=0)
+        values = table.to_numpy(dtype=np.float64)
+    except (OSError, pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read FMA's features.csv ({str(exc).strip()})") from None
+    if values.shape[1] != FEATURES_COLUMNS:
+        raise DatasetError(f"{path}: {values.shape[1]} feature columns, expected {FEATURES_COLUMNS} (FMA's features.csv)")
+    try:
+        index = pd.Index(table.index.astype(int), name="track_id")
+    except (TypeError, ValueError):
+        raise DatasetError(f"{path}: the first column must hold numeric track ids") from None
+    if index.has_duplicates:
+        raise DatasetError(f"{path}: track id {int(index[index.duplicated()][0]):06d} has more than one row")
+    return pd.DataFrame(values, index=index, columns=table.columns)
 
 
 def read_checksums(path: Path) -> dict[str, str]:
