@@ -321,9 +321,13 @@ def test_suites_open_the_dataset_their_protocol_needs(path, tmp_path):
     spec = dict(suite.dataset)
     name = spec.pop("name")
     protocol = protocols.get(suite.protocol["name"])
-    assert name == protocol.dataset == "fma" and suite.version == "1"
+    assert name == protocol.dataset == "fma" and suite.version == "2"
     protocol.check_dataset(name, spec)  # raises on a mismatch
-    assert [v.system for v in suite.variants] == ["mfcc"] and "tracks_per_class" in suite.quick
+    systems = ["fma.mlp"] * 12 + ["fma.logreg", "fma.linear-svm", "fma.svm", "fma.knn", "fma.rf", "mfcc"]
+    assert [v.system for v in suite.variants] == systems and "tracks_per_class" in suite.quick
+    published = suite.report.get("published", [])
+    assert published == ([{"system": "SVM", "metric": "accuracy", "value": 0.6288, "source": published[0]["source"]}]
+                         if path.stem == "fma-medium" else [])
     (tmp_path / "fma").mkdir()
     assert main(["validate", str(path), "--data-root", str(tmp_path)]) == 0
 
@@ -333,9 +337,13 @@ def test_run_quick_on_the_tiny_tree_reports_the_skipped_files(tiny, tmp_path, ca
                  "--reports", str(tmp_path / "rep"), "--no-progress", "--device", "cpu"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "1 trials: 0 already done, 1 ran ok, 0 failed" in out and "3 track(s) skipped" in out
+    assert "18 trials: 0 already done, 18 ran ok, 0 failed" in out and "3 track(s) skipped" in out
     report = (tmp_path / "rep" / "fma-small-quick.md").read_text()
     assert "29/4/4" in report  # 32 training tracks less the two empty ones and the missing one
+    rows = [line for line in report.splitlines() if line.startswith("| ")]
+    for system in ("MLP", "LogReg", "LinearSVM", "SVM", "kNN", "RF", "MFCC (audio)"):
+        assert any(line.startswith(f"| {system} ") for line in rows), system
+    assert "## Split sizes by class" in report
     skipped = report[report.index("## Skipped tracks"):].split("\n## ")[0]
     assert "3 track(s) could not be read" in skipped
     assert re.search(r"\| +099134 \|.*099134.mp3: a known empty file .*: file is empty \(0 bytes\)", skipped)
