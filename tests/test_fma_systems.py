@@ -96,6 +96,18 @@ def test_auto_reads_the_csv_of_fma_and_computes_elsewhere(tiny, tmp_path):
         track_features(TrackSet(synth, synth.tracks, FeatureStore(None)), "csv", 22050)
 
 
+def test_csv_and_computed_features_come_in_the_same_shape_and_column_order(tmp_path):
+    tree = ft.build_tiny_tree(tmp_path)  # with the small subset's audio
+    ds = FMADataset(tree.fma, subset="small")
+    odd = {f"{i:06d}" for i in (ft.MISSING_ID, ft.EMPTY_ID, ft.HEADER_ONLY_ID)}
+    tracks = TrackSet(ds, [t for t in ds.tracks if t.id not in odd][:3], FeatureStore(None))
+    from_csv, computed = track_features(tracks, "csv", 22050), track_features(tracks, "computed", 22050)
+    assert from_csv.shape == computed.shape == (3, 518) and np.isfinite(computed).all()
+    from mirbench.frontends.fma import COLUMNS
+
+    assert list(read_features(ds.features_path).columns) == COLUMNS  # the computed columns' names and order
+
+
 def test_a_track_missing_from_the_csv_is_an_error_naming_the_file(tiny):
     ds = FMADataset(tiny.fma)
     kept = [r.track_id for r in tiny.rows if f"{r.track_id:06d}" != ds.tracks[2].id]
