@@ -1,4 +1,4 @@
-"""Small systems for testing the runner (one that fails on purpose, one that is slow on purpose), and a quick-run helper."""
+"""Test helpers: small systems for the runner (one fails on purpose, one is slow on purpose), a quick run, a table reader."""
 
 from __future__ import annotations
 
@@ -49,3 +49,16 @@ def run_quick(suite: Path, data_root: Path, out: Path, capsys) -> tuple[str, Pat
     stdout = capsys.readouterr().out
     assert code == 0, stdout
     return stdout, out / "rep"
+
+
+def grid_under(text: str, heading: str) -> list[list[str]]:
+    """The cells of the first Markdown table after `heading` (header row included, rule left out)."""
+    lines = text.split(heading + "\n", 1)[1].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        if not set(line) <= set("|-: "):
+            rows.append([c.strip() for c in line.strip("|").split("|")])
+    return rows

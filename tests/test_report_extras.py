@@ -18,7 +18,7 @@ from mirbench.report.plots import filter_spectra_by_variant, normalised_spectra,
 from mirbench.results import ResultStore
 from mirbench.runner import RunOptions, run_suite
 from mirbench.suite import SuiteError, load_suite
-from tests.helpers import PriorSystem
+from tests.helpers import PriorSystem, grid_under
 
 # ----------------------------------------------------------------------------- hand-built records
 
@@ -78,19 +78,6 @@ TABLES = {
         {"title": "Systems", "rows": ["system"], "columns": ["metric"], "metrics": ["accuracy"]},
     ]
 }
-
-
-def grid_under(text: str, heading: str) -> list[list[str]]:
-    """The cells of the first Markdown table after `heading` (header row included, rule left out)."""
-    lines = text.split(heading + "\n", 1)[1].splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
-    rows = []
-    for line in lines[start:]:
-        if not line.startswith("|"):
-            break
-        if not set(line) <= set("|-: "):
-            rows.append([c.strip() for c in line.strip("|").split("|")])
-    return rows
 
 
 # ----------------------------------------------------------------------------- several tables

@@ -15,6 +15,7 @@ from mirbench.report.values import fmt_record, name_problem, value_title
 from mirbench.report.xy import Point, plot_points
 from mirbench.results import ResultStore
 from mirbench.suite import SuiteError, load_suite
+from tests.helpers import grid_under
 
 # ----------------------------------------------------------------------------- hand-built records
 
@@ -68,19 +69,6 @@ def suite_doc(report: dict, metrics=("accuracy",)) -> dict:
         "name": "values", "version": "1", "hash": "h", "metrics": list(metrics),
         "dataset": {"name": "synthetic"}, "protocol": {"name": "stratified-kfold", "folds": 3}, "report": report,
     }
-
-
-def grid_under(text: str, heading: str) -> list[list[str]]:
-    """The cells of the first Markdown table after `heading` (header row included, rule left out)."""
-    lines = text.split(heading + "\n", 1)[1].splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
-    rows = []
-    for line in lines[start:]:
-        if not line.startswith("|"):
-            break
-        if not set(line) <= set("|-: "):
-            rows.append([c.strip() for c in line.strip("|").split("|")])
-    return rows
 
 
 # ----------------------------------------------------------------------------- cells of record values
