@@ -1,0 +1,45 @@
+"""Training throughput of the spectrogram networks Choi et al. (2017) compare, at two parameter budgets.
+
+Windows per second of one Adam step (forward, backward, update) on minibatches
+of 16 log-mel windows of 96 bands x 1366 frames, the paper's input, on one
+CPU thread: the "training time per sample" axis of the comparison.
+"""
+
+import time
+
+import torch
+import torch.nn.functional as F
+
+from baselines.choi2017.architectures import ARCHITECTURES, build
+from baselines.choi2017.budget import solve_width
+
+BANDS, FRAMES, CLASSES, BATCH = 96, 1366, 50, 16
+
+
+class ChoiNetworks:
+    params = (list(ARCHITECTURES), [100_000, 1_000_000])
+    param_names = ("arch", "budget")
+    version = 1
+    timeout = 300
+
+    def setup(self, arch, budget):
+        torch.set_num_threads(1)
+        torch.manual_seed(0)
+        width, _ = solve_width(arch, budget, BANDS, CLASSES)
+        self.model = build(arch, BANDS, CLASSES, width)
+        self.optimiser = torch.optim.Adam(self.model.parameters())
+        self.x = torch.randn(BATCH, FRAMES, BANDS)
+        self.y = (torch.rand(BATCH, CLASSES) < 0.1).float()
+
+    def time_training_step(self, arch, budget):
+        self.optimiser.zero_grad(set_to_none=True)
+        F.binary_cross_entropy_with_logits(self.model(self.x), self.y).backward()
+        self.optimiser.step()
+
+    def track_windows_per_second(self, arch, budget):
+        start, steps = time.perf_counter(), 3
+        for _ in range(steps):
+            self.time_training_step(arch, budget)
+        return steps * BATCH / (time.perf_counter() - start)
+
+    track_windows_per_second.unit = "windows/s"
