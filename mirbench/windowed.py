@@ -4,7 +4,8 @@
 networks: minibatches of random windows (`mirbench.windows.Windows`), a
 sigmoid/binary cross-entropy head for tags or softmax/cross-entropy for
 classes, validation every `updates_per_epoch` updates on clip scores (the
-mean over each clip's consecutive windows) with the best macro ROC-AUC kept
+mean over each clip's consecutive windows) with the best macro ROC-AUC kept (the
+log loss where the validation set has a single class)
 (`mirbench.training.train`), and the numbers a report wants: updates, the
 best one, windows per second and seconds per training window.
 
@@ -29,6 +30,15 @@ from mirbench.system import System, TrackSet
 from mirbench.windows import Windows
 
 OPTIMIZERS = ("sgd", "adam")
+
+
+def auc_defined(truth: np.ndarray, n_classes: int) -> bool:
+    """Whether some class has both positive and negative items, so that a macro ROC-AUC exists."""
+    y = np.asarray(truth)
+    if y.ndim == 1:
+        y = np.eye(n_classes, dtype=int)[y]
+    positives = y.sum(axis=0)
+    return bool(np.any((positives > 0) & (positives < len(y))))
 
 
 class WindowedNetwork(System):
@@ -101,7 +111,8 @@ class WindowedNetwork(System):
         valid_fn = None
         if valid is not None and len(valid):
             held_out, truth = self.windows(valid), valid.targets
-            valid_fn = lambda: -roc_auc(truth, self._clip_scores(held_out), average="macro")  # noqa: E731
+            valid_fn = lambda: self._criterion(truth, self._clip_scores(held_out))  # noqa: E731
+            self.criterion_ = "roc_auc" if auc_defined(truth, self.n_classes_) else "log_loss"
         with training.seeded(int(self.random_state) + 1, self.device_):  # dropout masks are a function of the seed
             record = training.train(
                 self.model_, epoch, valid_fn, max_epochs=int(self.max_epochs), patience=self.patience,
@@ -111,13 +122,23 @@ class WindowedNetwork(System):
         self.info_ = {
             "updates": record.epochs * updates,
             "best_update": record.best_epoch * updates,
-            "valid_auc": None if valid_fn is None else -record.best_valid,
+            "valid_auc": -record.best_valid if valid_fn is not None and self.criterion_ == "roc_auc" else None,
             "stopped": record.stopped,
             "train_s": record.train_seconds,
             "windows_per_s": seen / max(epoch_s, 1e-9),
             "s_per_window": epoch_s / max(seen, 1),
         }
         return self
+
+    def _criterion(self, truth: np.ndarray, scores: np.ndarray) -> float:
+        """Lower is better: minus the macro ROC-AUC of the clip scores, or their log loss where no class has
+        both positive and negative validation clips (a validation set of one class)."""
+        if self.criterion_ == "roc_auc":
+            return -roc_auc(truth, scores, average="macro")
+        p = np.clip(scores, 1e-7, 1 - 1e-7)
+        if self.multilabel_:
+            return float(-np.mean(truth * np.log(p) + (1 - truth) * np.log(1 - p)))
+        return float(-np.mean(np.log(p[np.arange(len(truth)), truth])))
 
     def _optimiser(self) -> torch.optim.Optimizer:
         params = self.model_.parameters()
