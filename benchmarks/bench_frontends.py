@@ -1,6 +1,5 @@
 """Frontend throughput on 30 s clips at 22050 Hz: mirbench's torch path beside librosa's."""
 
-import librosa
 import numpy as np
 import torch
 

@@ -117,6 +117,19 @@ class System(BaseEstimator):
         return {}
 
 
+def is_int(value, low: int = 1) -> bool:
+    """An integer (numpy's too; not a bool) of at least `low`: the test every integer system parameter gets."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low
+
+
+def check_positive_ints(system, names) -> None:
+    """Raise ValueError naming the first of `system`'s parameters `names` that is not a positive integer."""
+    for name in names:
+        value = getattr(system, name)
+        if not is_int(value):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
 def resolve_device(device: str) -> torch.device:
     """Turn `auto|cpu|cuda|cuda:N` into a torch device, failing clearly when CUDA is absent."""
     if device == "auto":

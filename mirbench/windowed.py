@@ -26,7 +26,8 @@ import torch.nn.functional as F
 
 from mirbench import training
 from mirbench.metrics import roc_auc
-from mirbench.system import System, TrackSet
+from mirbench.nn import n_parameters
+from mirbench.system import System, TrackSet, check_positive_ints
 from mirbench.windows import Windows
 
 OPTIMIZERS = ("sgd", "adam")
@@ -59,12 +60,9 @@ class WindowedNetwork(System):
     # -- parameters ----------------------------------------------------------------------
     def check_training_params(self) -> None:
         """Raise ValueError naming the first training parameter with a bad value."""
-        for name in ("batch_size", "updates_per_epoch"):
-            value = getattr(self, name)
-            if value is None and name == "updates_per_epoch":
-                continue  # one pass: as many minibatches as the training clips fill
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_ints(self, ("batch_size",))
+        if self.updates_per_epoch is not None:  # None: one pass, as many minibatches as the training clips fill
+            check_positive_ints(self, ("updates_per_epoch",))
         if not isinstance(self.max_epochs, (int, np.integer)) or self.max_epochs < 0:
             raise ValueError(f"max_epochs must be a non-negative integer, got {self.max_epochs!r}")
         if self.patience is not None and (not isinstance(self.patience, (int, np.integer)) or self.patience < 1):
@@ -167,9 +165,7 @@ class WindowedNetwork(System):
         return self._clip_scores(self.windows(tracks))
 
     def n_parameters(self) -> int | None:
-        if not hasattr(self, "model_"):
-            return None
-        return int(sum(p.numel() for p in self.model_.parameters()))
+        return n_parameters(self.model_) if hasattr(self, "model_") else None
 
     def training_info(self) -> dict:
         return dict(getattr(self, "info_", {}))

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mirbench.nn import Standardise
+
 ARCHITECTURES = ("k1c2", "k2c1", "k2c2", "crnn")
 K2C2_POOLS = ((2, 4), (2, 4), (2, 4), (3, 5), (4, 4))
 CRNN_POOLS = ((2, 2), (3, 3), (4, 4), (4, 4))
@@ -46,18 +48,6 @@ def conv_block(conv: nn.Module, width: int, pool: tuple[int, ...], dropout: floa
     norm = nn.BatchNorm1d(width) if isinstance(conv, nn.Conv1d) else nn.BatchNorm2d(width)
     layers = [conv, norm, nn.ELU(), FlexibleMaxPool(pool)]
     return nn.Sequential(*layers, *([nn.Dropout(dropout)] if dropout else []))
-
-
-class Standardise(nn.Module):
-    """(B, frames, bands) -> standardised per band with training statistics (buffers: a stored model carries them)."""
-
-    def __init__(self, bands: int):
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(bands))
-        self.register_buffer("scale", torch.ones(bands))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.scale
 
 
 class K1C2(nn.Module):
@@ -131,7 +121,3 @@ def build(arch: str, bands: int, classes: int, width: int) -> nn.Module:
     if arch not in networks:
         raise ValueError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {arch!r}")
     return networks[arch](bands, classes, int(width))
-
-
-def n_parameters(model: nn.Module) -> int:
-    return int(sum(p.numel() for p in model.parameters()))

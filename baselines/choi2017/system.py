@@ -11,12 +11,10 @@ their consecutive windows. See docs/systems/choi2017.md.
 
 from __future__ import annotations
 
-import numpy as np
-
 from baselines.choi2017.architectures import ARCHITECTURES, build
 from baselines.choi2017.budget import solve_width
 from mirbench.frontends import LogMel
-from mirbench.system import TrackSet
+from mirbench.system import TrackSet, check_positive_ints
 from mirbench.windowed import WindowedNetwork
 from mirbench.windows import Windows, band_statistics
 
@@ -78,10 +76,7 @@ class Choi2017CNN(WindowedNetwork):
         self.check_training_params()
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {self.arch!r}")
-        for name in ("budget", "sample_rate", "n_fft", "hop_length", "n_mels", "window_frames"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_ints(self, ("budget", "sample_rate", "n_fft", "hop_length", "n_mels", "window_frames"))
 
     def frontend(self) -> LogMel:
         return LogMel(
@@ -95,9 +90,7 @@ class Choi2017CNN(WindowedNetwork):
     def build_network(self, n_classes: int, windows: Windows):
         self.width_, self.budget_parameters_ = solve_width(self.arch, int(self.budget), int(self.n_mels), n_classes)
         model = build(self.arch, int(self.n_mels), n_classes, self.width_)
-        mean, scale = band_statistics(windows.clips)
-        model.standardise.mean.copy_(model.standardise.mean.new_tensor(mean))
-        model.standardise.scale.copy_(model.standardise.scale.new_tensor(scale))
+        model.standardise.set_statistics(*band_statistics(windows.clips))
         return model
 
     def training_info(self) -> dict:

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from baselines.dieleman2014.layers import StridedConv1d, activation
+from mirbench.nn import Standardise
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,9 @@ class TagCNN(nn.Module):
                 f"{arch.conv_length} with pooling {arch.pool_length}; use longer windows (window_seconds)"
             )
         self.arch = arch
-        self.register_buffer("mean", torch.zeros(arch.bands if arch.input == "mel" else 0))
-        self.register_buffer("scale", torch.ones(arch.bands if arch.input == "mel" else 0))
-        if arch.input == "raw":
+        if arch.input == "mel":
+            self.standardise = Standardise(arch.bands)
+        else:
             self.strided = StridedConv1d(arch.raw_filters, arch.length, arch.stride)
             self.compress = activation(arch.nonlinearity, arch.pooling, arch.pool_size, arch.C)
         c, k, p = arch.filters, arch.conv_length, arch.pool_length
@@ -92,15 +93,10 @@ class TagCNN(nn.Module):
             nn.Linear(arch.hidden, arch.n_classes),
         )  # fmt: skip
 
-    def set_standardisation(self, mean: np.ndarray, scale: np.ndarray) -> None:
-        """Per-band statistics of the training spectrograms (mel input only)."""
-        self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
-        self.scale.copy_(torch.as_tensor(scale, dtype=torch.float32))
-
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The trunk's input (B, channels, frames): standardised spectrogram, or the strided layer's output."""
         if self.arch.input == "mel":
-            return ((x - self.mean) / self.scale).transpose(1, 2)
+            return self.standardise(x).transpose(1, 2)
         return self.compress(self.strided(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -11,12 +11,10 @@ See docs/systems/dieleman2014.md.
 
 from __future__ import annotations
 
-import numpy as np
-
 from baselines.dieleman2014.layers import NONLINEARITIES, POOLINGS
 from baselines.dieleman2014.model import Architecture, TagCNN
 from mirbench.frontends import LogMel, Waveform
-from mirbench.system import TrackSet
+from mirbench.system import TrackSet, check_positive_ints
 from mirbench.windowed import WindowedNetwork
 from mirbench.windows import Windows, band_statistics
 
@@ -105,14 +103,10 @@ class Dieleman2014CNN(WindowedNetwork):
     def check_params(self) -> None:
         """Raise ValueError naming the first parameter with a bad value."""
         self.check_training_params()
-        positive = (
+        check_positive_ints(self, (
             "length", "stride", "pool_size", "sample_rate", "n_mels", "raw_filters", "filters", "conv_length",
             "pool_length", "hidden",
-        )  # fmt: skip
-        for name in positive:
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        ))  # fmt: skip
         if self.input not in INPUTS:
             raise ValueError(f"input must be one of {', '.join(INPUTS)}, got {self.input!r}")
         if self.nonlinearity not in NONLINEARITIES:
@@ -170,7 +164,7 @@ class Dieleman2014CNN(WindowedNetwork):
     def build_network(self, n_classes: int, windows: Windows) -> TagCNN:
         model = TagCNN(self.architecture(n_classes))
         if self.input == "mel":
-            model.set_standardisation(*band_statistics(windows.clips))
+            model.standardise.set_statistics(*band_statistics(windows.clips))
         return model
 
     def diagnostics(self) -> dict:

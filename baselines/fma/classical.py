@@ -20,13 +20,9 @@ from sklearn.svm import SVC, LinearSVC
 
 from baselines.fma.features import check_source, resolve_source, track_features
 from baselines.pooled import class_scores
-from mirbench.system import System, TrackSet
+from mirbench.system import System, TrackSet, is_int
 
 CLASSIFIERS = ("logreg", "linear-svm", "svm", "knn", "rf")
-
-
-def _is_int(value, low: int) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low
 
 
 class FMAClassifier(System):
@@ -68,9 +64,9 @@ class FMAClassifier(System):
         if self.classifier not in CLASSIFIERS:
             raise ValueError(f"classifier must be one of {', '.join(CLASSIFIERS)}, got {self.classifier!r}")
         for name in ("sample_rate", "n_neighbors", "n_estimators", "max_iter"):
-            if not _is_int(getattr(self, name), 1):
+            if not is_int(getattr(self, name), 1):
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if not _is_int(self.random_state, 0):
+        if not is_int(self.random_state, 0):
             raise ValueError(f"random_state must be an integer >= 0, got {self.random_state!r}")
         if isinstance(self.C, bool) or not isinstance(self.C, (int, float)) or not self.C > 0:
             raise ValueError(f"C must be positive, got {self.C!r}")

@@ -17,7 +17,8 @@ from torch import nn
 
 from baselines.fma.features import N_FEATURES, check_source, resolve_source, track_features
 from mirbench import training
-from mirbench.system import System, TrackSet
+from mirbench.nn import n_parameters
+from mirbench.system import System, TrackSet, is_int
 from mirbench.training import mean_loss, sgd_epoch
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU}
@@ -57,10 +58,6 @@ class FeatureMLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net((x - self.mean) / self.scale)
-
-
-def _is_int(value, low: int) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low
 
 
 class FMAMLP(System):
@@ -105,7 +102,7 @@ class FMAMLP(System):
         check_source(self.features)
         for name, low in (("sample_rate", 1), ("depth", 0), ("width", 1), ("batch_size", 1), ("max_epochs", 0),
                           ("patience", 1), ("random_state", 0)):  # fmt: skip
-            if not _is_int(getattr(self, name), low):
+            if not is_int(getattr(self, name), low):
                 raise ValueError(f"{name} must be an integer >= {low}, got {getattr(self, name)!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
@@ -168,7 +165,7 @@ class FMAMLP(System):
         return scores.double().cpu().numpy()
 
     def n_parameters(self) -> int | None:
-        return int(sum(p.numel() for p in self.model_.parameters())) if hasattr(self, "model_") else None
+        return n_parameters(self.model_) if hasattr(self, "model_") else None
 
     def training_info(self) -> dict:
         if not hasattr(self, "record_"):

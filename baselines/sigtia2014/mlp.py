@@ -64,10 +64,6 @@ class FrameMLP(nn.Module):
         return self.out(self.drop(self.layers(x)[-1]))
 
 
-def n_parameters(model: nn.Module) -> int:
-    return int(sum(p.numel() for p in model.parameters()))
-
-
 def glorot_init(model: FrameMLP) -> None:
     """Glorot & Bengio (2010) uniform weights, zero biases (Theano-era default; the paper does not say)."""
     for lin in list(model.hidden) + [model.out]:

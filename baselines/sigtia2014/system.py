@@ -29,7 +29,8 @@ from baselines.sigtia2014 import mlp, transfer
 from mirbench import artifacts
 from mirbench.aggregate import majority_vote, mean_scores, split_by_track
 from mirbench.frontends import STFTMagnitude
-from mirbench.system import System, TrackSet
+from mirbench.nn import n_parameters
+from mirbench.system import System, TrackSet, check_positive_ints, is_int
 
 #: Bump when a change to the training code changes the weights trained from the same key.
 MODEL_VERSION = 1
@@ -128,18 +129,13 @@ class Sigtia2014MLP(System):
     # -- parameters ---------------------------------------------------------------
     def check_params(self) -> None:
         """Raise ValueError naming the first parameter with a bad value."""
-        positive = {
-            "units": self.units, "batch_size": self.batch_size, "max_epochs": self.max_epochs,
-            "patience": self.patience, "hf_steps": self.hf_steps, "cg_iters": self.cg_iters,
-            "frame_step": self.frame_step, "n_estimators": self.n_estimators,
-            "rf_min_samples_leaf": self.rf_min_samples_leaf,
-        }
-        for name, value in positive.items():
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_ints(self, (
+            "units", "batch_size", "max_epochs", "patience", "hf_steps", "cg_iters", "frame_step", "n_estimators",
+            "rf_min_samples_leaf",
+        ))  # fmt: skip
         for name in ("frames_per_track", "rf_frames_per_track"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1):
+            if value is not None and not is_int(value):
                 raise ValueError(f"{name} must be a positive integer or None (every frame), got {value!r}")
         if self.regime not in mlp.REGIMES:
             raise ValueError(f"regime must be one of {', '.join(mlp.REGIMES)}, got {self.regime!r}")
@@ -322,7 +318,7 @@ class Sigtia2014MLP(System):
         return full
 
     def n_parameters(self) -> int | None:
-        return mlp.n_parameters(self.model_) if hasattr(self, "model_") else None
+        return n_parameters(self.model_) if hasattr(self, "model_") else None
 
     def training_info(self) -> dict:
         return dict(getattr(self, "info_", {}))
