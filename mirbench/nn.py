@@ -1,9 +1,11 @@
-"""Torch pieces the learned systems share: input standardisation carried by the model, and parameter counts."""
+"""Torch pieces the learned systems share: input standardisation carried by the model, pooling that fits any
+input, and parameter counts."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -22,6 +24,23 @@ class Standardise(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.scale
+
+
+class FlexibleMaxPool(nn.Module):
+    """Max-pooling (1D or 2D, by the kernel's length) whose kernel is cut to the axis it pools, so short or narrow
+    inputs still pass (ceil mode); the stride is the kernel unless given (AlexNet's overlapping 3/2)."""
+
+    def __init__(self, kernel: tuple[int, ...], stride: tuple[int, ...] | None = None):
+        super().__init__()
+        self.kernel = tuple(int(k) for k in kernel)
+        self.stride = tuple(int(s) for s in stride) if stride is not None else self.kernel
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        sizes = x.shape[-len(self.kernel) :]
+        kernel = tuple(min(k, s) for k, s in zip(self.kernel, sizes))
+        stride = tuple(min(s, k) for s, k in zip(self.stride, kernel)) if self.stride != self.kernel else kernel
+        pool = F.max_pool1d if len(kernel) == 1 else F.max_pool2d
+        return pool(x, kernel, stride, ceil_mode=True)
 
 
 def n_parameters(model: nn.Module) -> int:

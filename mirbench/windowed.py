@@ -11,7 +11,7 @@ best one, windows per second and seconds per training window.
 
 A subclass stores its own and these parameters in `__init__` (`batch_size`,
 `optimizer`, `learning_rate`, `momentum`, `updates_per_epoch` (None: one
-pass, as many minibatches as the training clips fill), `max_epochs`,
+pass, as many minibatches as the training clips, or segments, fill), `max_epochs`,
 `patience`, `time_budget_s`, `random_state`) and implements `frontend()`,
 `windows(tracks)` and `build_network(n_classes, windows)`.
 """
@@ -31,6 +31,7 @@ from mirbench.system import System, TrackSet, check_positive_ints
 from mirbench.windows import Windows
 
 OPTIMIZERS = ("sgd", "adam")
+AGGREGATES = ("mean", "vote")
 
 
 def auc_defined(truth: np.ndarray, n_classes: int) -> bool:
@@ -44,6 +45,8 @@ def auc_defined(truth: np.ndarray, n_classes: int) -> bool:
 
 class WindowedNetwork(System):
     """Train on random windows, validate and predict on clips tiled by consecutive windows."""
+
+    SPLIT_ACCURACY = False  # single-label: report train/valid clip accuracy of the kept weights
 
     # -- what a subclass provides ------------------------------------------------------
     def frontend(self):
@@ -73,6 +76,8 @@ class WindowedNetwork(System):
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}")
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if getattr(self, "aggregate", "mean") not in AGGREGATES:
+            raise ValueError(f"aggregate must be one of {', '.join(AGGREGATES)}, got {self.aggregate!r}")
 
     # -- System ----------------------------------------------------------------------------
     def fit(self, train: TrackSet, valid: TrackSet | None = None) -> "WindowedNetwork":
@@ -88,7 +93,7 @@ class WindowedNetwork(System):
         rng = np.random.default_rng(int(self.random_state))
         optimiser = self._optimiser()
         batch = int(self.batch_size)
-        updates = int(self.updates_per_epoch or -(-len(train) // batch))
+        updates = int(self.updates_per_epoch or -(-source.epoch_size() // batch))
 
         spent = [0.0]  # seconds in training updates, validation excluded
 
@@ -126,7 +131,14 @@ class WindowedNetwork(System):
             "windows_per_s": seen / max(epoch_s, 1e-9),
             "s_per_window": epoch_s / max(seen, 1),
         }
+        if self.SPLIT_ACCURACY and not self.multilabel_:
+            self.info_["train_accuracy"] = self._accuracy(train.targets, source)
+            self.info_["valid_accuracy"] = self._accuracy(truth, held_out) if valid_fn is not None else None
         return self
+
+    def _accuracy(self, truth: np.ndarray, source: Windows) -> float:
+        """Clip-level accuracy of the current weights."""
+        return float(np.mean(self._clip_scores(source).argmax(axis=1) == np.asarray(truth)))
 
     def _criterion(self, truth: np.ndarray, scores: np.ndarray) -> float:
         """Lower is better: minus the macro ROC-AUC of the clip scores, or their log loss where no class has
@@ -151,15 +163,21 @@ class WindowedNetwork(System):
         return F.cross_entropy(logits, y)
 
     def _clip_scores(self, source: Windows, chunk: int = 64) -> np.ndarray:
-        """One row per clip: the mean over its consecutive windows of sigmoid (tags) or softmax (classes) outputs."""
+        """One row per clip: the mean over its tiled windows of sigmoid (tags) or softmax (classes) outputs, or
+        with `aggregate = "vote"` the share of its windows whose largest output is each class (the mean breaks ties)."""
         self.model_.eval()
         total = np.zeros((len(source), self.n_classes_))
+        votes = np.zeros_like(total)
         with torch.no_grad():
             for windows, clips in source.tiles(chunk):
                 logits = self.model_(torch.from_numpy(windows).to(self.device_))
-                probs = torch.sigmoid(logits) if self.multilabel_ else torch.softmax(logits, dim=1)
-                np.add.at(total, clips, probs.double().cpu().numpy())
-        return total / source.tile_counts()[:, None]
+                probs = (torch.sigmoid(logits) if self.multilabel_ else torch.softmax(logits, dim=1)).double().cpu().numpy()
+                np.add.at(total, clips, probs)
+                np.add.at(votes, (clips, probs.argmax(axis=1)), 1.0)
+        counts = source.tile_counts()[:, None]
+        if getattr(self, "aggregate", "mean") == "vote":
+            return votes / counts + 1e-6 * total / counts
+        return total / counts
 
     def predict(self, tracks: TrackSet) -> np.ndarray:
         return self._clip_scores(self.windows(tracks))

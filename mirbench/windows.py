@@ -4,6 +4,13 @@ A window is `frames` time steps of the network's first layer: spectrogram
 frames (mel input), or strided-convolution frames of `length` samples every
 `stride` (raw input), i.e. (frames - 1) * stride + length samples. Windows
 start on a frame boundary. A clip shorter than one window is zero-padded to one.
+
+With `segments=True` a clip is cut into fixed segments instead (the 3 s
+segments of a GTZAN study): as many windows as fit its length, rounded, the
+last one moved back to end with the clip rather than dropped or padded, so a
+29.9 s clip still gives ten 3 s segments. Training then draws whole segments,
+each epoch a fresh random order over all of them; prediction tiles the same
+segments.
 """
 
 from __future__ import annotations
@@ -16,8 +23,12 @@ import numpy as np
 class Windows:
     """Cut windows from per-clip arrays: (frames, bands) spectrograms, or 1-D audio."""
 
-    def __init__(self, clips: Sequence[np.ndarray], frames: int, stride: int = 1, length: int = 1, raw: bool = False):
-        self.raw = raw
+    def __init__(
+        self, clips: Sequence[np.ndarray], frames: int, stride: int = 1, length: int = 1, raw: bool = False,
+        segments: bool = False,
+    ):  # fmt: skip
+        self.raw, self.segments = raw, segments
+        self._queue: list[tuple[int, int]] = []  # segments mode: the rest of this epoch's (clip, start) order
         self.frames, self.stride, self.length = int(frames), int(stride), int(length)
         self.size = (self.frames - 1) * self.stride + self.length if raw else self.frames  # rows per window
         self.clips = [self._at_least_one_window(np.ascontiguousarray(c, dtype=np.float32)) for c in clips]
@@ -42,20 +53,45 @@ class Windows:
         return self.clips[i][offset : offset + self.size]
 
     def sample(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """`n` windows at random (a clip uniformly, then a position in it uniformly) and their clip indices."""
+        """`n` training windows and their clip indices: at random positions (a clip uniformly, then a position in it
+        uniformly), or, with `segments`, the next `n` segments of a shuffled pass over all of them."""
+        if self.segments:
+            picked = [self._next_segment(rng) for _ in range(n)]
+            return np.stack([self.window(i, start) for i, start in picked]), np.array([i for i, _ in picked])
         clips = rng.integers(len(self.clips), size=n)
         batch = np.stack([self.window(i, rng.integers(self.starts(i))) for i in clips])
         return batch, clips
 
+    def _next_segment(self, rng: np.random.Generator) -> tuple[int, int]:
+        if not self._queue:
+            every = self.positions()
+            self._queue = [every[k] for k in rng.permutation(len(every))][::-1]  # popped from the end
+        return self._queue.pop()
+
+    def epoch_size(self) -> int:
+        """Training items in one pass: clips (random windows), or segments."""
+        return int(self.tile_counts().sum()) if self.segments else len(self.clips)
+
+    def starts_of(self, i: int) -> list[int]:
+        """Where clip `i`'s tiled windows start: every `frames` from 0 (a remainder shorter than a window is
+        dropped), or, with `segments`, round(length / window) segments, the last one ending with the clip."""
+        last = self.starts(i) - 1
+        if not self.segments:
+            return list(range(0, last + 1, self.frames))
+        count = max(1, int((last + self.frames) / self.frames + 0.5))
+        return [min(k * self.frames, last) for k in range(count)]
+
+    def positions(self) -> list[tuple[int, int]]:
+        """(clip, start) of every tiled window, clip by clip."""
+        return [(i, start) for i in range(len(self.clips)) for start in self.starts_of(i)]
+
     def tile_counts(self) -> np.ndarray:
-        """Windows per clip when clips are tiled from their start (a remainder shorter than a window is dropped)."""
-        return np.array([(self.starts(i) - 1) // self.frames + 1 for i in range(len(self.clips))])
+        """Tiled windows per clip (`starts_of`)."""
+        return np.array([len(self.starts_of(i)) for i in range(len(self.clips))])
 
     def tiles(self, chunk: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Every clip's non-overlapping windows, in batches of at most `chunk`, with their clip indices."""
-        pending: list[tuple[int, int]] = [
-            (i, k * self.frames) for i, count in enumerate(self.tile_counts()) for k in range(count)
-        ]
+        """Every clip's tiled windows (`starts_of`), in batches of at most `chunk`, with their clip indices."""
+        pending = self.positions()
         for s in range(0, len(pending), chunk):
             part = pending[s : s + chunk]
             yield np.stack([self.window(i, start) for i, start in part]), np.array([i for i, _ in part])

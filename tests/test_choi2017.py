@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from baselines.choi2017 import Choi2017CNN
-from baselines.choi2017.architectures import ARCHITECTURES, FlexibleMaxPool, build
+from baselines.choi2017.architectures import ARCHITECTURES, build
 from baselines.choi2017.budget import count, solve_width
 from mirbench.metrics import roc_auc
-from mirbench.nn import n_parameters
+from mirbench.nn import FlexibleMaxPool, n_parameters
 from mirbench.suite import load_suite
 from mirbench.testing import check_system
 from tests.helpers import run_quick

@@ -19,29 +19,14 @@ global max over time, so a window of any length gives a (B, classes) output.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from mirbench.nn import Standardise
+from mirbench.nn import FlexibleMaxPool, Standardise
 
 ARCHITECTURES = ("k1c2", "k2c1", "k2c2", "crnn")
 K2C2_POOLS = ((2, 4), (2, 4), (2, 4), (3, 5), (4, 4))
 CRNN_POOLS = ((2, 2), (3, 3), (4, 4), (4, 4))
 TIME_POOLS = (4, 4, 4, 4)  # k1c2 and k2c1, along time
-
-
-class FlexibleMaxPool(nn.Module):
-    """Max-pooling whose kernel is cut to the axis it pools, so short or narrow inputs still pass (ceil mode)."""
-
-    def __init__(self, kernel: tuple[int, ...]):
-        super().__init__()
-        self.kernel = tuple(int(k) for k in kernel)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        sizes = x.shape[-len(self.kernel) :]
-        kernel = tuple(min(k, s) for k, s in zip(self.kernel, sizes))
-        pool = F.max_pool1d if len(kernel) == 1 else F.max_pool2d
-        return pool(x, kernel, kernel, ceil_mode=True)
 
 
 def conv_block(conv: nn.Module, width: int, pool: tuple[int, ...], dropout: float = 0.0) -> nn.Sequential:
