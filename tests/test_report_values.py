@@ -334,3 +334,20 @@ def test_no_plot_without_the_table_or_without_points(tmp_path):
     paths = write_report(write_results(tmp_path / "n", suite_doc({"plot": nothing}), RECORDS), tmp_path / "b")
     assert not any(p.name.endswith("-plot.png") for p in paths)
     assert "against training.missing" not in (tmp_path / "b" / "values.md").read_text()
+
+
+def test_a_record_value_named_after_a_metric_prints_like_that_metric():
+    runs = [
+        record("CNN", {}, f, acc, training={"train_accuracy": train, "valid_accuracy": 0.05}, fit_s=0.05)
+        for f, (acc, train) in enumerate([(0.6, 0.9), (0.8, 0.95)])
+    ]
+    doc = suite_doc({
+        "rows": ["system"], "metrics": ["training.train_accuracy", "training.valid_accuracy", "accuracy", "timings.fit_s"],
+        "percent": True,
+        "published": [{"system": "CNN", "metric": "training.train_accuracy", "value": 0.985}],
+    })  # fmt: skip
+    text = markdown(doc, runs, "results", None)
+    assert grid_under(text, "## Results")[1] == [
+        "CNN", "92.500 ± 3.536", "98.500", "5.000 ± 0.000", "70.000 ± 14.142", "5.00e-02 ± 0.00e+00",
+    ]  # fmt: skip
+    assert "values in % (record values as recorded)." in text  # fit_s is as recorded

@@ -11,7 +11,7 @@ from tabulate import tabulate
 from mirbench.report import per_class, sections, tables, xy
 from mirbench.report.plots import confusion_by_variant, plot_confusions, plot_filter_spectra
 from mirbench.report.table import Layout, cells, grid, published_value
-from mirbench.report.values import is_record_value
+from mirbench.report.values import is_record_value, value_kind
 from mirbench.results import ResultStore
 
 
@@ -59,12 +59,14 @@ def results_tables(suite: dict, records: list[dict]) -> list[str]:
 
 
 def percent_note(suite: dict, records: list[dict]) -> str:
-    """The end of the footnote: whether values are in %, and that record values never are."""
+    """The end of the footnote: whether values are in %, and that record values are not (unless named after a
+    metric, like training.train_accuracy)."""
     layout = Layout.from_suite(suite, records)
     if not layout.percent:
         return "."
     shown = layout.metrics + tuple(m for spec in tables.table_specs(suite) for m in spec.get("metrics", []))
-    return "; values in % (record values as recorded)." if any(map(is_record_value, shown)) else "; values in %."
+    as_recorded = any(is_record_value(m) and value_kind(m, []) != "metric" for m in shown)
+    return "; values in % (record values as recorded)." if as_recorded else "; values in %."
 
 
 def all_published(suite: dict) -> list[dict]:

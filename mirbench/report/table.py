@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mirbench.metrics import summarise
-from mirbench.report.values import MISSING, fmt_record, is_record_value, lookup, value_kind, value_title
+from mirbench.report.values import MISSING, fmt_record, lookup, value_kind, value_title
 
 DIMENSION_TITLES = {"system": "System", "variant": "System", "metric": "Metric"}
 
@@ -149,8 +149,8 @@ def fmt_cell(cell: Cell | None, layout: Layout) -> str:
 def fmt_published(entry: dict | None, layout: Layout, metric: str = "") -> str:
     if entry is None:
         return ""
-    if is_record_value(metric):
-        kind = value_kind(metric, [entry["value"]])
+    kind = value_kind(metric, [entry["value"]])
+    if kind != "metric":
         return fmt_record(entry["value"], entry.get("std"), 2 if "std" in entry else 1, kind, layout.decimals)
     text = fmt_number(entry["value"], layout)
     if "std" in entry:

@@ -2,13 +2,15 @@
 
 A table or plot may name these beside the suite's metrics; they are averaged over
 folds and seeds like a metric, and printed as counts or in scientific notation
-where decimals would hide them.
+where decimals would hide them. A value named after a metric (`training.train_accuracy`,
+`training.valid_roc_auc_macro`) is printed like that metric.
 """
 
 from __future__ import annotations
 
 import numbers
 
+from mirbench.metrics import METRICS
 from mirbench.suite.schema import nearest
 
 SECTIONS = {"training": "a number the system's training_info() reports", "timings": "a number in the trial's timings"}
@@ -64,10 +66,16 @@ def name_problem(name: str, computed: list[str] | None) -> str | None:
     return f"{name!r} is not {among}a record value ({kinds}){nearest(name, options)}"
 
 
+def named_after_metric(name: str) -> bool:
+    """Whether a record value's key is a metric's name, or ends with "_<metric>" (train_accuracy)."""
+    key = split_name(name)[1]
+    return any(key == m or key.endswith("_" + m) for m in METRICS)
+
+
 def value_kind(name: str, values: list) -> str:
-    """"metric" for a suite metric; for a record value "count" when every value is an integer (n_parameters,
-    epochs: a measured 2.0 s stays a float), else "value"."""
-    if not is_record_value(name):
+    """"metric" for a suite metric or a record value named after one; for other record values "count" when every
+    value is an integer (n_parameters, epochs: a measured 2.0 s stays a float), else "value"."""
+    if not is_record_value(name) or named_after_metric(name):
         return "metric"
     integral = values and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values)
     return "count" if integral else "value"
