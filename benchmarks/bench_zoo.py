@@ -1,0 +1,50 @@
+"""Training throughput of the GTZAN zoo's families (Fagan), at the study's widths, on 3 s segments.
+
+Segments per second of one Adam step (forward, backward, update) on
+minibatches of 4 segments: 129 frames x 128 mel bands, or 66,150 samples for
+the raw-waveform networks, on one CPU thread. The spread (about a hundredfold
+between the 1D CNN and VGG16 or SampleCNN) is what a time budget has to allow for.
+"""
+
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mirbench.registry import systems
+from mirbench.windows import Windows
+
+FAMILIES = ["cnn1d", "cnn2d", "alexnet", "vgg16", "samplecnn", "lstm", "rcnn"]
+CLASSES, BATCH = 10, 4
+
+
+class ZooTraining:
+    params = (FAMILIES,)
+    param_names = ("family",)
+    version = 1
+    timeout = 600
+
+    def setup(self, family):
+        torch.set_num_threads(1)
+        torch.manual_seed(0)
+        system = systems.get(f"fagan.{family}")()
+        frames = system.segment_frames()
+        shape = (frames,) if system.raw else (frames, int(system.n_mels))
+        self.model = system.build_network(CLASSES, Windows([np.zeros(shape)], frames, raw=system.raw, segments=True))
+        self.optimiser = torch.optim.Adam(self.model.parameters())
+        self.x = torch.randn(BATCH, *shape)
+        self.y = torch.randint(CLASSES, (BATCH,))
+
+    def time_training_step(self, family):
+        self.optimiser.zero_grad(set_to_none=True)
+        F.cross_entropy(self.model(self.x), self.y).backward()
+        self.optimiser.step()
+
+    def track_segments_per_second(self, family):
+        start, steps = time.perf_counter(), 2
+        for _ in range(steps):
+            self.time_training_step(family)
+        return steps * BATCH / (time.perf_counter() - start)
+
+    track_segments_per_second.unit = "segments/s"
