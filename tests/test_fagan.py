@@ -281,3 +281,16 @@ def test_gtzan_suite_runs_quick_on_the_tiny_tree(tmp_path, capsys):
     body = {r[0]: r for r in rows[1:]}
     assert len(body) == 22 and body["1D CNN (GAP)"][header.index("accuracy (published)")] == "0.941"
     assert [r[0] for r in rows[1:3]] == ["AlexNet", "VGG16"]  # the study's order
+
+
+SHARED = REPO.parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED / "gtzan").is_dir(), reason="../shared/data is not available")
+def test_fault_filtered_suite_runs_quick_on_the_published_lists(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MIRBENCH_SPLITS", str(SHARED))
+    write_gtzan_tree(tmp_path / "data" / "gtzan", per_genre=12, seconds=3.2, corrupt=())
+    stdout, reports = run_quick(REPO / "suites" / "fagan-gtzan-fault-filtered.toml", tmp_path / "data", tmp_path, capsys)
+    assert "22 ran ok, 0 failed" in stdout
+    text = (reports / "fagan-gtzan-fault-filtered-quick.md").read_text()
+    assert "**Protocol**: gtzan-fault-filtered" in text and len(grid_under(text, "## Results")) == 23
