@@ -102,10 +102,14 @@ class Frontend:
         self, name: str, device: torch.device, build: Callable[[], np.ndarray]
     ) -> torch.Tensor:
         """A constant float32 tensor on `device`, built once from numpy by `build` and kept."""
+        return self._cached(name, device, lambda: torch.as_tensor(np.asarray(build(), dtype=np.float32), device=device))
+
+    def _cached(self, name: str, device: torch.device, build: Callable[[], object]):
+        """Anything built once per device by `build` and kept (never pickled: see `__getstate__`)."""
         buffers = self.__dict__.setdefault("_buffers", {})
         slot = (name, str(device))
         if slot not in buffers:
-            buffers[slot] = torch.as_tensor(np.asarray(build(), dtype=np.float32), device=device)
+            buffers[slot] = build()
         return buffers[slot]
 
 

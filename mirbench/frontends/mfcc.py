@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from mirbench.frontends.base import Frontend, frame_mask
-from mirbench.frontends.mel import mel_basis_array, power_to_db
-from mirbench.frontends.stft import n_stft_frames, stft_magnitude, window_array
+from mirbench.frontends.mel import mel_projection, power_to_db
+from mirbench.frontends.stft import n_stft_frames, spectrogram, window_array
 
 TOP_DB = 80.0  # librosa.feature.mfcc's implicit power_to_db(top_db=80)
 
@@ -58,12 +58,9 @@ class MFCC(Frontend):
     def forward(self, audio: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         device = audio.device
         window = self._buffer("window", device, lambda: window_array("hann", self.n_fft))
-        basis = self._buffer(
-            "mel", device, lambda: mel_basis_array(self.sample_rate, self.n_fft, self.n_mels, 0.0, None)
-        )
+        project = mel_projection(self, device, self.sample_rate, self.n_fft, self.n_mels, 0.0, None)
         dct = self._buffer("dct", device, lambda: dct_matrix(self.n_mels, self.n_mfcc))
-        power = stft_magnitude(audio, self.n_fft, self.hop_length, window, center=True).square()
-        mel = power @ basis
+        mel = spectrogram(audio, self.n_fft, self.hop_length, window, True, 2.0, project)
         db = power_to_db(mel, TOP_DB, frame_mask(self, mel.shape[1], lengths, device))
         return db @ dct
 
