@@ -89,7 +89,7 @@ class STFTMagnitude(Frontend):
     """|STFT| frames, n_fft // 2 + 1 dims; reference `np.abs(librosa.stft(...)).T`."""
 
     name = "stft"
-    version = 1
+    version = 2  # 2: frames as a strided view, one rfft, sqrt(re^2 + im^2); equal to 1 up to float32 rounding
 
     def __init__(
         self,
