@@ -1,7 +1,7 @@
 """The result store: one JSON file per trial, written atomically, plus the suite it ran.
 
-A results directory holds `suite.json` (the merged suite document) and
-`trials/<trial id>.json`. Reports and the leaderboard read nothing else.
+A results directory holds `suite.json` (the merged suite document with its
+`hash` and the run's `quick_run` flag) and `trials/<trial id>.json`. Reports and the leaderboard read nothing else.
 
 Trial record schema ("mirbench.trial/1"):
   trial_id, status ("ok" | "failed"), error {type, message, traceback} | null,
@@ -24,6 +24,14 @@ from pathlib import Path
 from typing import Iterator
 
 SCHEMA = "mirbench.trial/1"
+
+
+def ran_quick(suite_doc: dict) -> bool:
+    """Whether the run stored in `suite.json` used --quick ("quick_run"; files before it kept a bool in "quick",
+    where the suite's own [quick] table belongs)."""
+    if "quick_run" in suite_doc:
+        return bool(suite_doc["quick_run"])
+    return suite_doc.get("quick") is True
 
 
 def to_jsonable(value):

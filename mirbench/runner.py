@@ -143,7 +143,7 @@ def run_suite(suite: Suite, options: RunOptions) -> RunSummary:
     validation = dataset.validate()
     if validation.problems:
         log.warning(validation.summary())
-    store.write_suite({**suite.data, "name": suite.name, "hash": suite.hash(), "quick": options.quick})
+    store.write_suite({**suite.data, "name": suite.name, "hash": suite.hash(), "quick_run": options.quick})
     specs = plan(suite, dataset, options, dict(validation.problems))
     done = {s.trial_id for s in specs if store.status(s.trial_id) == "ok"}
     if not options.retry_failed:

@@ -7,6 +7,7 @@ from collections import Counter
 from tabulate import tabulate
 
 from mirbench.metrics import summarise
+from mirbench.results import ran_quick
 from mirbench.report.table import variant_name, varying_params
 
 
@@ -25,7 +26,7 @@ def setup(suite: dict, records: list[dict]) -> str:
         f"{ds.get('task', '?')}, {ds.get('n_tracks', '?')} tracks, {len(ds.get('classes', []))} classes, "
         f"fingerprint `{ds.get('fingerprint', '?')}`",
         f"- **Protocol**: {suite['protocol']['name']} ({describe_params(proto)}); folds run: {len(folds)}; seeds: {seeds}",
-        f"- **Mode**: {'quick (subset of tracks, folds and epochs: not comparable with published numbers)' if suite.get('quick') else 'full'}",
+        f"- **Mode**: {'quick (subset of tracks, folds and epochs: not comparable with published numbers)' if ran_quick(suite) else 'full'}",
     ]
     chance = majority_baseline(ok)
     if chance is not None:
