@@ -1,0 +1,183 @@
+"""The leaderboard: many suite runs (local results or submissions) ranked side by side, as Markdown and HTML.
+
+An entry is one suite run: {"source": "submission:<file>" | "local:<dir>", "suite": suite document,
+"records": successful trial records}. Rows pool folds and seeds like the per-suite reports, and rank
+best first within each (dataset, protocol, metric): every current metric is higher-is-better.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+from pathlib import Path
+
+from tabulate import tabulate
+
+from mirbench.metrics import summarise
+from mirbench.report.table import variant_name, varying_params
+from mirbench.results import ResultStore, ran_quick
+
+SUBMISSION_SCHEMA = "mirbench.submission/1"
+COLUMNS = ("Rank", "System", "Mean ± std", "Folds", "Parameters", "Train time (s)",
+           "Hardware", "Date", "mirbench", "Source")
+SORT_SCRIPT = """
+function cmp(x, y, dir) {
+  if (typeof x === "number") { if (isNaN(x) || isNaN(y)) return isNaN(x) - isNaN(y); return (x - y) * dir; }
+  return x.localeCompare(y) * dir;
+}
+document.querySelectorAll("table.board th").forEach(th => th.addEventListener("click", () => {
+  const body = th.closest("table").tBodies[0], i = th.cellIndex, dir = th.dataset.dir === "1" ? -1 : 1;
+  th.dataset.dir = String(dir);
+  const key = td => td.dataset.value !== undefined ? parseFloat(td.dataset.value) : td.textContent;
+  [...body.rows].sort((a, b) => cmp(key(a.cells[i]), key(b.cells[i]), dir)).forEach(r => body.appendChild(r));
+}));
+"""
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table.board { border-collapse: collapse; margin-bottom: 2em; }
+table.board th, table.board td { border: 1px solid #ccc; padding: 0.3em 0.6em; }
+table.board th { background: #f0f0f0; cursor: pointer; user-select: none; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.quick { color: #a60; }
+"""
+
+
+def entry_from_results(results_dir: str | Path) -> dict:
+    """An entry from a local results directory (its suite.json and successful trials)."""
+    store = ResultStore(results_dir)
+    records = [r for r in store.records() if r.get("status") == "ok"]
+    return {"source": f"local:{Path(results_dir).name}", "suite": store.read_suite(), "records": records}
+
+
+def entry_from_submission(submission: dict, name: str) -> dict:
+    """An entry from a loaded submission document; `name` is its file name, shown as the source."""
+    schema = submission.get("schema", SUBMISSION_SCHEMA)
+    if schema != SUBMISSION_SCHEMA or "suite" not in submission or "records" not in submission:
+        raise ValueError(f"{name} is not a {SUBMISSION_SCHEMA} document (it needs 'suite' and 'records')")
+    records = [r for r in submission["records"] if r.get("status", "ok") == "ok"]  # bundles hold ok trials only
+    return {"source": f"submission:{name}", "suite": submission["suite"], "records": records}
+
+
+def rows(entries: list[dict]) -> list[dict]:
+    """One row per (dataset, protocol, metric, system variant) of each entry, in no particular order."""
+    out = []
+    for entry in entries:
+        suite, records = entry["suite"], entry["records"]
+        varying = varying_params(records)
+        groups: dict[str, list[dict]] = {}
+        for r in records:
+            groups.setdefault(variant_name(r["variant"], varying), []).append(r)
+        for metric in suite.get("metrics") or sorted({m for r in records for m in r.get("metrics", {})}):
+            for system, group in groups.items():
+                stats = summarise(r.get("metrics", {}).get(metric) for r in group)
+                if stats["n"]:
+                    out.append(row(entry, metric, system, group, stats))
+    return out
+
+
+def row(entry: dict, metric: str, system: str, group: list[dict], stats: dict) -> dict:
+    """The leaderboard fields of one system variant's trials on one metric."""
+    suite, first = entry["suite"], group[0].get("provenance", {})
+    params = [r["n_parameters"] for r in group if r.get("n_parameters") is not None]
+    fit = summarise(r.get("timings", {}).get("fit_s") for r in group)
+    finished = [r.get("provenance", {}).get("finished_at") or "" for r in group]
+    return {
+        "dataset": suite["dataset"]["name"], "protocol": suite["protocol"]["name"], "metric": metric,
+        "system": system, "mean": stats["mean"], "std": stats["std"],
+        "folds": len({r["fold"]["index"] for r in group}), "seeds": len({r.get("seed") for r in group}),
+        "n_parameters": round(sum(params) / len(params)) if params else None,
+        "train_s": fit["mean"], "hardware": hardware(first), "date": max(finished)[:10] or None,
+        "mirbench": first.get("mirbench"), "source": entry["source"], "quick": ran_quick(suite),
+    }
+
+
+def hardware(provenance: dict) -> str:
+    """The device a trial ran on: its name, else the platform and CPU count."""
+    if provenance.get("device_name"):
+        return str(provenance["device_name"])
+    cpus = provenance.get("cpu_count")
+    return f"{provenance.get('platform') or '?'}" + (f" ({cpus} CPUs)" if cpus else "")
+
+
+def sections(table_rows: list[dict]) -> dict[tuple[str, str, str], list[dict]]:
+    """Rows grouped by (dataset, protocol, metric), sections sorted by name, rows best first."""
+    out: dict[tuple[str, str, str], list[dict]] = {}
+    for r in table_rows:
+        out.setdefault((r["dataset"], r["protocol"], r["metric"]), []).append(r)
+    return {k: sorted(v, key=lambda r: (-r["mean"], r["system"], r["source"])) for k, v in sorted(out.items())}
+
+
+def cells(r: dict, rank: int) -> list[str]:
+    """The text of one table row, in COLUMNS order."""
+    return [
+        str(rank), r["system"] + (" (quick)" if r["quick"] else ""),
+        f"{r['mean']:.3f} ± {r['std']:.3f}", str(r["folds"]),
+        "—" if r["n_parameters"] is None else f"{r['n_parameters']:,}",
+        "—" if r["train_s"] is None else f"{r['train_s']:.1f}",
+        r["hardware"], r["date"] or "—", r["mirbench"] or "—", r["source"],
+    ]
+
+
+def sort_values(r: dict, rank: int) -> list[float | None]:
+    """The numbers the HTML sorts numeric columns by (None: a text column); unknown numbers sort as NaN."""
+    nan = float("nan")
+    params = nan if r["n_parameters"] is None else r["n_parameters"]
+    train = nan if r["train_s"] is None else r["train_s"]
+    return [rank, None, r["mean"], r["folds"], params, train, None, None, None, None]
+
+
+def title(key: tuple[str, str, str]) -> str:
+    return " · ".join(key)
+
+
+def built_from(table_rows: list[dict]) -> str:
+    """The line under the title: which runs the board is built from, and how values are computed."""
+    sources = sorted({r["source"] for r in table_rows})
+    listed = ", ".join(sources) if sources else "no runs"
+    return (f"Built from {len(sources)} suite run(s): {listed}. Mean ± sample standard deviation over folds "
+            "and seeds, best first (higher is better); (quick) marks reduced smoke-test runs.")
+
+
+def markdown(table_rows: list[dict]) -> str:
+    """The leaderboard as Markdown: one ranked table per dataset · protocol · metric."""
+    parts = ["# Leaderboard", built_from(table_rows)]
+    for key, ranked in sections(table_rows).items():
+        body = [[c.replace("|", "\\|") for c in cells(r, i)] for i, r in enumerate(ranked, 1)]
+        parts += [f"## {title(key)}", tabulate(body, COLUMNS, tablefmt="github", disable_numparse=True)]
+    return "\n\n".join(parts) + "\n"
+
+
+def html_row(r: dict, rank: int) -> str:
+    """One <tr>: numeric cells carry data-value so the script sorts them as numbers."""
+    tds = []
+    for text, value in zip(cells(r, rank), sort_values(r, rank)):
+        if value is None:
+            tds.append(f"<td>{html_lib.escape(text)}</td>")
+        else:
+            tds.append(f'<td class="num" data-value="{value!r}">{html_lib.escape(text)}</td>')
+    opening = '<tr class="quick">' if r["quick"] else "<tr>"
+    return opening + "".join(tds) + "</tr>"
+
+
+def html(table_rows: list[dict]) -> str:
+    """The leaderboard as one self-contained HTML page of sortable tables (click a header to sort)."""
+    head = "<tr>" + "".join(f"<th>{html_lib.escape(c)}</th>" for c in COLUMNS) + "</tr>"
+    parts = []
+    for key, ranked in sections(table_rows).items():
+        body = "\n".join(html_row(r, i) for i, r in enumerate(ranked, 1))
+        parts.append(f"<h2>{html_lib.escape(title(key))}</h2>\n<table class=\"board\">\n<thead>{head}</thead>\n"
+                     f"<tbody>\n{body}\n</tbody>\n</table>")
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Leaderboard</title>\n"
+            f"<style>{STYLE}</style>\n</head>\n<body>\n<h1>Leaderboard</h1>\n"
+            f"<p>{html_lib.escape(built_from(table_rows))}</p>\n" + "\n".join(parts)
+            + f"\n<script>{SORT_SCRIPT}</script>\n</body>\n</html>\n")
+
+
+def build(entries: list[dict], out_dir: str | Path) -> tuple[Path, Path]:
+    """Write leaderboard.md and leaderboard.html into out_dir; return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    table_rows = rows(entries)
+    md, page = out / "leaderboard.md", out / "leaderboard.html"
+    md.write_text(markdown(table_rows))
+    page.write_text(html(table_rows))
+    return md, page
