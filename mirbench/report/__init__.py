@@ -8,15 +8,15 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from mirbench.report import per_class, sections, tables, xy
+from mirbench.report import per_class, sections, significance, tables, xy
 from mirbench.report.plots import confusion_by_variant, plot_confusions, plot_filter_spectra
 from mirbench.report.table import Layout, cells, grid, published_value
 from mirbench.report.values import is_record_value, value_kind
-from mirbench.results import ResultStore
+from mirbench.results import ResultStore, ran_quick
 
 
 def report_name(suite: dict) -> str:
-    return suite["name"] + ("-quick" if suite.get("quick") else "")
+    return suite["name"] + ("-quick" if ran_quick(suite) else "")
 
 
 def markdown(
@@ -39,6 +39,7 @@ def markdown(
         sections.sources(all_published(suite)),
         xy.section(suite, plot),
         per_class.section(suite, records),
+        significance.section(suite, records, Layout.from_suite(suite, records).metrics),
         sections.failures(records),
         sections.skipped(records),
         sections.class_counts(records),
