@@ -137,6 +137,101 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_submit(args) -> int:
+    from mirbench.submission import write_submission
+
+    try:
+        path = write_submission(args.results_dir, args.out)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from mirbench.submission import read_submission, verify
+
+    try:
+        result = verify(read_submission(args.submission), args.data_root, args.suites_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for problem in result.problems:
+        print(f"REJECTED: {problem}")
+    if result.ok:
+        print(f"verified: {result.checked} trial(s); every metric recomputed from the predictions")
+    return 0 if result.ok else EXIT_FAILED_TRIALS
+
+
+def leaderboard_sources(paths: list[str]) -> list[Path]:
+    """The paths given, or every results directory under results/ and submission under submissions/."""
+    if paths:
+        return [Path(p) for p in paths]
+    found = sorted(p.parent for p in Path("results").glob("*/suite.json"))
+    return found + sorted(Path("submissions").glob("*.json"))
+
+
+def cmd_leaderboard(args) -> int:
+    from mirbench.leaderboard import build, entry_from_results, entry_from_submission
+    from mirbench.submission import read_submission, verify
+
+    entries, rejected = [], 0
+    for path in leaderboard_sources(args.paths):
+        try:
+            if path.is_dir():
+                entries.append(entry_from_results(path))
+                continue
+            submission = read_submission(path)
+            result = verify(submission, args.data_root, args.suites_dir)
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"skipped {path}: {exc}", file=sys.stderr)
+            rejected += 1
+            continue
+        if result.ok:
+            entries.append(entry_from_submission(submission, path.name))
+        else:
+            print(f"rejected {path}: {'; '.join(result.problems)}", file=sys.stderr)
+            rejected += 1
+    if not entries:
+        print("error: nothing to rank: give results directories or verified submission files", file=sys.stderr)
+        return EXIT_USAGE
+    for path in build(entries, args.reports):
+        print(f"wrote {path}")
+    return EXIT_FAILED_TRIALS if rejected else 0
+
+
+def cmd_compare(args) -> int:
+    from mirbench.results import ResultStore
+    from mirbench.stats import compare_records
+
+    try:
+        records = [r for r in ResultStore(Path(args.results_dir)).records() if r.get("status") == "ok"]
+        sides = [[r for r in records if variant_matches(r, name)] for name in (args.a, args.b)]
+        for name, side in zip((args.a, args.b), sides):
+            if not side:
+                labels = sorted({r["variant"]["label"] for r in records} | {r["variant"]["id"] for r in records})
+                raise ValueError(f"no successful trial of {name!r} in {args.results_dir} (variants: {', '.join(labels)})")
+        result = compare_records(*sides, metric=args.metric, n_resamples=args.resamples)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{args.metric}: {args.a} {result['a']:.4f}, {args.b} {result['b']:.4f} "
+          f"over {result['n']} test items of {result['pairs']} paired trial(s)")
+    for key in ("mcnemar", "bootstrap", "permutation"):
+        test = result.get(key)
+        if test is None:
+            continue
+        ci = f", 95 % CI [{test.ci_low:+.4f}, {test.ci_high:+.4f}]" if test.ci_low is not None else ""
+        print(f"  {test.method:<15} difference {test.difference:+.4f}{ci}, p = {test.p_value:.4g}")
+    return 0
+
+
+def variant_matches(record: dict, name: str) -> bool:
+    """A variant named by its label or its id."""
+    return name in (record["variant"]["label"], record["variant"]["id"])
+
+
 def parse_params(pairs: list[str]) -> dict:
     """`key=value` pairs, values read as TOML (numbers, booleans, arrays) or else as plain strings."""
     from mirbench.suite import tomllib
@@ -338,6 +433,33 @@ def parser() -> argparse.ArgumentParser:
     chk.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                      help="a parameter for every construction, over the system's SMOKE_PARAMS (repeatable)")
     chk.set_defaults(func=cmd_check_system)
+
+    subm = sub.add_parser("submit", help="bundle a suite run's trial records and predictions into one file")
+    subm.add_argument("results_dir", metavar="RESULTS_DIR")
+    subm.add_argument("--out", required=True, help="the submission file to write")
+    subm.set_defaults(func=cmd_submit)
+
+    ver = sub.add_parser("verify", help="recompute a submission's metrics from its predictions and the dataset")
+    ver.add_argument("submission", metavar="SUBMISSION")
+    ver.add_argument("--data-root", help="root of the real datasets (default: $MIRBENCH_DATA)")
+    ver.add_argument("--suites-dir", default="suites", help="suite files the submission's version must match")
+    ver.set_defaults(func=cmd_verify)
+
+    lead = sub.add_parser("leaderboard", help="rank results directories and verified submissions")
+    lead.add_argument("paths", nargs="*", metavar="PATH",
+                      help="results directories and submission files (default: results/*/ and submissions/*.json)")
+    lead.add_argument("--reports", default="reports", help="where leaderboard.md and .html go (default reports/)")
+    lead.add_argument("--data-root", help="root of the real datasets, for verifying submissions")
+    lead.add_argument("--suites-dir", default="suites", help="suite files submissions must match")
+    lead.set_defaults(func=cmd_leaderboard)
+
+    cmp_ = sub.add_parser("compare", help="paired significance tests between two variants of one suite run")
+    cmp_.add_argument("results_dir", metavar="RESULTS_DIR")
+    cmp_.add_argument("a", metavar="A", help="a variant label or id")
+    cmp_.add_argument("b", metavar="B", help="a variant label or id")
+    cmp_.add_argument("--metric", default="accuracy", help="a metric name (default accuracy)")
+    cmp_.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples and permutations (default 2000)")
+    cmp_.set_defaults(func=cmd_compare)
 
     feat = sub.add_parser("features", help="compute a dataset's published track features for any audio files")
     feat.add_argument("extractor", choices=["fma"], help="fma: FMA's 518 features, in its features.csv layout")
