@@ -74,6 +74,13 @@ def rows(entries: list[dict]) -> list[dict]:
     return out
 
 
+def component(table: dict) -> str:
+    """A dataset or protocol with its parameters ("corpus (task=style)"): only runs of the same task and splits
+    are ranked together."""
+    params = ", ".join(f"{k}={v}" for k, v in sorted(table.items()) if k not in ("name", "root", "cache_dir", "progress"))
+    return f"{table['name']} ({params})" if params else table["name"]
+
+
 def row(entry: dict, metric: str, system: str, group: list[dict], stats: dict) -> dict:
     """The leaderboard fields of one system variant's trials on one metric."""
     suite, first = entry["suite"], group[0].get("provenance", {})
@@ -81,7 +88,7 @@ def row(entry: dict, metric: str, system: str, group: list[dict], stats: dict) -
     fit = summarise(r.get("timings", {}).get("fit_s") for r in group)
     finished = [r.get("provenance", {}).get("finished_at") or "" for r in group]
     return {
-        "dataset": suite["dataset"]["name"], "protocol": suite["protocol"]["name"], "metric": metric,
+        "dataset": component(suite["dataset"]), "protocol": component(suite["protocol"]), "metric": metric,
         "system": system, "mean": stats["mean"], "std": stats["std"],
         "folds": len({r["fold"]["index"] for r in group}), "seeds": len({r.get("seed") for r in group}),
         "n_parameters": round(sum(params) / len(params)) if params else None,
