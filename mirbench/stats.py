@@ -145,7 +145,8 @@ def paired_bootstrap(
         )
     alpha = 1 - confidence
     low, high = np.percentile(diffs, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-    p = min(1.0, 2 * min(np.mean(diffs <= 0), np.mean(diffs >= 0)))
+    tail = min(np.sum(diffs <= 0), np.sum(diffs >= 0))
+    p = min(1.0, 2 * (tail + 1) / (len(diffs) + 1))  # never 0: a finite bootstrap bounds p by its resolution
     return PairedTest(
         "bootstrap", observed, float(p), float(low), float(high), n=len(truth), resamples=len(diffs)
     )
