@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -88,12 +89,22 @@ def cmd_run(args) -> int:
     if args.workers < 1:
         print(f"error: --workers must be at least 1, got {args.workers}", file=sys.stderr)
         return EXIT_USAGE
+    if args.cluster:
+        from mirbench.cluster import check_address
+
+        try:
+            check_address(args.cluster)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     if args.cache_dir:
         os.environ["MIRBENCH_CACHE"] = str(Path(args.cache_dir).resolve())  # dataset builds and features alike
+    local = re.match(r"^local:(\d+)$", args.cluster or "")
     options = RunOptions(
+        cluster=args.cluster,
         quick=args.quick,
         device=args.device,
-        workers=args.workers,
+        workers=int(local.group(1)) if local else args.workers,  # torch threads per trial: the cores each worker gets
         results=args.results,
         data_root=args.data_root,
         retry_failed=not args.keep_failed,
@@ -399,6 +410,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--quick", action="store_true", help="few tracks, folds and epochs (for CI and smoke tests)")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     run.add_argument("--workers", type=int, default=1, help="trials run in parallel processes (default 1)")
+    run.add_argument("--cluster", "--scheduler", dest="cluster", metavar="ADDRESS",
+                     help="run trials on Dask: local:N starts N local workers, tcp://HOST:PORT uses a running scheduler")
     run.add_argument("--results", type=Path, help="results directory (default results/<suite>[-quick])")
     run.add_argument("--data-root", help="root of the real datasets (default: $MIRBENCH_DATA)")
     run.add_argument("--cache-dir", help="feature and dataset cache (default: $MIRBENCH_CACHE or the user cache dir)")

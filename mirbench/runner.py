@@ -34,6 +34,7 @@ class RunOptions:
     data_root: str | None = None
     retry_failed: bool = True
     progress: bool = True
+    cluster: str | None = None  # a Dask scheduler address, or local:N (mirbench.cluster)
 
 
 @dataclass
@@ -162,7 +163,11 @@ def run_suite(suite: Suite, options: RunOptions) -> RunSummary:
         bar.update(1)
 
     try:
-        if options.workers <= 1:
+        if options.cluster:
+            from mirbench.cluster import run_on_cluster
+
+            run_on_cluster(todo, options.cluster, finish)
+        elif options.workers <= 1:
             for spec in todo:
                 finish(execute(spec))
         else:
