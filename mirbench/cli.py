@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -90,7 +89,7 @@ def cmd_run(args) -> int:
         print(f"error: --workers must be at least 1, got {args.workers}", file=sys.stderr)
         return EXIT_USAGE
     if args.cluster:
-        from mirbench.cluster import check_address
+        from mirbench.cluster import LOCAL, check_address
 
         try:
             check_address(args.cluster)
@@ -99,7 +98,7 @@ def cmd_run(args) -> int:
             return EXIT_USAGE
     if args.cache_dir:
         os.environ["MIRBENCH_CACHE"] = str(Path(args.cache_dir).resolve())  # dataset builds and features alike
-    local = re.match(r"^local:(\d+)$", args.cluster or "")
+    local = LOCAL.match(args.cluster) if args.cluster else None
     options = RunOptions(
         cluster=args.cluster,
         quick=args.quick,

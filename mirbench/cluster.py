@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from mirbench.trial import TrialSpec, execute, failed_record, now
+from mirbench.trial import TrialSpec, execute
 
 RETRIES = 1
 LOCAL = re.compile(r"^local:(\d+)$")
@@ -68,7 +68,7 @@ def run_on_cluster(specs: list[TrialSpec], address: str, finish: Callable[[dict]
 
 def lost(spec: TrialSpec, exc: Exception) -> dict:
     """The record of a trial whose worker died (after Dask's retries) or whose task was lost."""
+    from mirbench.runner import crashed
+
     message = f"the trial's worker died or its task was lost after {RETRIES} retr{'y' if RETRIES == 1 else 'ies'}: {exc}"
-    record = failed_record(spec, {"type": type(exc).__name__, "message": message, "traceback": ""})
-    record["provenance"]["finished_at"] = now()
-    return record
+    return crashed(spec, type(exc).__name__, message)

@@ -13,10 +13,10 @@ from pathlib import Path
 from tabulate import tabulate
 
 from mirbench.metrics import summarise
-from mirbench.report.table import variant_name, varying_params
+from mirbench.report.table import by_variant
 from mirbench.results import ResultStore, ran_quick
+from mirbench.submission import SCHEMA
 
-SUBMISSION_SCHEMA = "mirbench.submission/1"
 COLUMNS = ("Rank", "System", "Mean ± std", "Folds", "Parameters", "Train time (s)",
            "Hardware", "Date", "mirbench", "Source")
 SORT_SCRIPT = """
@@ -50,9 +50,9 @@ def entry_from_results(results_dir: str | Path) -> dict:
 
 def entry_from_submission(submission: dict, name: str) -> dict:
     """An entry from a loaded submission document; `name` is its file name, shown as the source."""
-    schema = submission.get("schema", SUBMISSION_SCHEMA)
-    if schema != SUBMISSION_SCHEMA or "suite" not in submission or "records" not in submission:
-        raise ValueError(f"{name} is not a {SUBMISSION_SCHEMA} document (it needs 'suite' and 'records')")
+    schema = submission.get("schema", SCHEMA)
+    if schema != SCHEMA or "suite" not in submission or "records" not in submission:
+        raise ValueError(f"{name} is not a {SCHEMA} document (it needs 'suite' and 'records')")
     records = [r for r in submission["records"] if r.get("status", "ok") == "ok"]  # bundles hold ok trials only
     return {"source": f"submission:{name}", "suite": submission["suite"], "records": records}
 
@@ -62,10 +62,7 @@ def rows(entries: list[dict]) -> list[dict]:
     out = []
     for entry in entries:
         suite, records = entry["suite"], entry["records"]
-        varying = varying_params(records)
-        groups: dict[str, list[dict]] = {}
-        for r in records:
-            groups.setdefault(variant_name(r["variant"], varying), []).append(r)
+        groups = by_variant(records)
         for metric in suite.get("metrics") or sorted({m for r in records for m in r.get("metrics", {})}):
             for system, group in groups.items():
                 stats = summarise(r.get("metrics", {}).get(metric) for r in group)

@@ -38,7 +38,7 @@ class FlexibleMaxPool(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         sizes = x.shape[-len(self.kernel) :]
         kernel = tuple(min(k, s) for k, s in zip(self.kernel, sizes))
-        stride = tuple(min(s, k) for s, k in zip(self.stride, kernel)) if self.stride != self.kernel else kernel
+        stride = tuple(min(s, k) for s, k in zip(self.stride, kernel))  # a cut kernel cuts a stride equal to it
         pool = F.max_pool1d if len(kernel) == 1 else F.max_pool2d
         return pool(x, kernel, stride, ceil_mode=True)
 

@@ -201,10 +201,8 @@ def run_pool(specs: list[TrialSpec], workers: int, finish) -> None:
                 raise
 
 
-def crashed(spec: TrialSpec) -> dict:
-    """The record of a trial whose worker process died (killed, out of memory)."""
-    record = failed_record(
-        spec, {"type": "WorkerDied", "message": "the worker process running this trial died", "traceback": ""}
-    )
+def crashed(spec: TrialSpec, kind: str = "WorkerDied", message: str = "the worker process running this trial died") -> dict:
+    """The record of a trial whose worker process died (killed, out of memory), or was lost on a cluster."""
+    record = failed_record(spec, {"type": kind, "message": message, "traceback": ""})
     record["provenance"]["finished_at"] = now()
     return record

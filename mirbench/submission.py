@@ -177,6 +177,7 @@ def check_metrics(tid: str, reported: dict, computed: dict) -> list[str]:
 def check_record(record: dict, spec: TrialSpec, suite: Suite, dataset: Dataset) -> list[str]:
     """Every problem of one record against its planned trial."""
     from mirbench.metrics import evaluate
+    from mirbench.trial import scalar_metrics
 
     tid = record["trial_id"]
     problems = []
@@ -198,8 +199,7 @@ def check_record(record: dict, spec: TrialSpec, suite: Suite, dataset: Dataset) 
         return problems
     truth = dataset.targets(dataset.subset(submitted))  # the dataset's labels, never the submitted truth
     values = evaluate(truth, scores, dataset.task, list(suite.metrics) or None)
-    computed = {k: v for k, v in values.items() if isinstance(v, float)}  # what execute records
-    return check_metrics(tid, record.get("metrics") or {}, computed)
+    return check_metrics(tid, record.get("metrics") or {}, scalar_metrics(values))
 
 
 def verify(submission: dict, data_root: str | Path | None = None, suites_dir: str | Path | None = None) -> Verification:

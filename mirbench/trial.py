@@ -93,6 +93,11 @@ def class_counts(part) -> dict[str, int]:
     return {c: int(n) for c, n in zip(part.classes, counts)}
 
 
+def scalar_metrics(values: dict) -> dict[str, float]:
+    """The metrics a record stores under "metrics": `evaluate`'s scalar values (not per-class lists, confusions)."""
+    return {k: v for k, v in values.items() if isinstance(v, float)}
+
+
 def execute(spec: TrialSpec) -> dict:
     """Run one trial and return its record (status "ok" or "failed")."""
     import torch
@@ -138,7 +143,7 @@ def execute(spec: TrialSpec) -> dict:
         if scores.shape != expected:
             raise ValueError(f"predict returned scores of shape {scores.shape}, expected {expected}")
         values = evaluate(truth, scores, dataset.task, list(spec.metrics) or None)
-        record["metrics"] = {k: v for k, v in values.items() if isinstance(v, float)}
+        record["metrics"] = scalar_metrics(values)
         record["per_class"] = {
             k.removesuffix("_per_class"): v for k, v in values.items() if k.endswith("_per_class")
         }

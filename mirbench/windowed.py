@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from mirbench import training
+from mirbench.aggregate import majority_vote, mean_scores, split_by_track
 from mirbench.metrics import roc_auc
 from mirbench.nn import n_parameters
 from mirbench.system import System, TrackSet, check_positive_ints
@@ -166,18 +167,14 @@ class WindowedNetwork(System):
         """One row per clip: the mean over its tiled windows of sigmoid (tags) or softmax (classes) outputs, or
         with `aggregate = "vote"` the share of its windows whose largest output is each class (the mean breaks ties)."""
         self.model_.eval()
-        total = np.zeros((len(source), self.n_classes_))
-        votes = np.zeros_like(total)
+        outputs = []
         with torch.no_grad():
-            for windows, clips in source.tiles(chunk):
+            for windows, _ in source.tiles(chunk):  # clip by clip, in order
                 logits = self.model_(torch.from_numpy(windows).to(self.device_))
-                probs = (torch.sigmoid(logits) if self.multilabel_ else torch.softmax(logits, dim=1)).double().cpu().numpy()
-                np.add.at(total, clips, probs)
-                np.add.at(votes, (clips, probs.argmax(axis=1)), 1.0)
-        counts = source.tile_counts()[:, None]
-        if getattr(self, "aggregate", "mean") == "vote":
-            return votes / counts + 1e-6 * total / counts
-        return total / counts
+                probs = torch.sigmoid(logits) if self.multilabel_ else torch.softmax(logits, dim=1)
+                outputs.append(probs.double().cpu().numpy())
+        parts = split_by_track(np.concatenate(outputs), source.tile_counts())
+        return majority_vote(parts) if getattr(self, "aggregate", "mean") == "vote" else mean_scores(parts)
 
     def predict(self, tracks: TrackSet) -> np.ndarray:
         return self._clip_scores(self.windows(tracks))

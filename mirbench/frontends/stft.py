@@ -27,22 +27,13 @@ def n_stft_frames(n_samples: int, n_fft: int, hop_length: int, center: bool) -> 
 BLOCK_BYTES = 2 * 2**20  # CPU: frames go through the FFT in blocks of this much framed audio (see `spectrogram`)
 
 
-def stft_magnitude(
-    audio: torch.Tensor, n_fft: int, hop_length: int, window: torch.Tensor, center: bool, power: float = 1.0
-) -> torch.Tensor:
-    """|STFT| ** power of (B, T) float32 audio as (B, frames, n_fft // 2 + 1).
-
-    `window` has n_fft samples; a shorter analysis window comes zero-padded to
-    n_fft around its centre (`window_array(..., win_length)`), as librosa does.
-    """
-    return spectrogram(audio, n_fft, hop_length, window, center, power)
-
-
 def spectrogram(
     audio: torch.Tensor, n_fft: int, hop_length: int, window: torch.Tensor, center: bool, power: float = 1.0,
     project: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:  # fmt: skip
-    """`project(|STFT| ** power)` of (B, T) audio, (B, frames, dims); `project` maps the last axis (a filterbank).
+    """`project(|STFT| ** power)` of (B, T) float32 audio, (B, frames, dims); `project` maps the last axis (a
+    filterbank), and without it the result is (B, frames, n_fft // 2 + 1). `window` has n_fft samples; a shorter
+    analysis window comes zero-padded to n_fft around its centre (`window_array(..., win_length)`), as librosa does.
 
     The frames are a strided view of the (zero-padded) audio: one real FFT of the windowed frames, then the
     magnitude as sqrt(re^2 + im^2) on the real view (complex `abs` costs 3x as much), then `project`. On the
@@ -114,7 +105,7 @@ class STFTMagnitude(Frontend):
 
     def forward(self, audio: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         window = self._buffer("window", audio.device, lambda: window_array(self.window, self.n_fft))
-        return stft_magnitude(audio, self.n_fft, self.hop_length, window, self.center)
+        return spectrogram(audio, self.n_fft, self.hop_length, window, self.center)
 
     def reference(self, audio: np.ndarray) -> np.ndarray:
         import librosa

@@ -8,7 +8,7 @@ from tabulate import tabulate
 
 from mirbench.metrics import summarise
 from mirbench.results import ran_quick
-from mirbench.report.table import variant_name, varying_params
+from mirbench.report.table import by_variant
 
 
 def describe_params(params: dict) -> str:
@@ -105,13 +105,10 @@ def timings(records: list[dict]) -> str:
     ok = [r for r in records if r.get("status") == "ok"]
     if not ok:
         return ""
-    varying = varying_params(ok)
-    by_variant: dict[str, list[dict]] = {}
-    for r in ok:
-        by_variant.setdefault(variant_name(r["variant"], varying), []).append(r)
+    groups = by_variant(ok)
     rows = []
-    for name in sorted(by_variant):
-        rs = by_variant[name]
+    for name in sorted(groups):
+        rs = groups[name]
         t = {k: summarise([r["timings"][k] for r in rs]) for k in ("features_s", "fit_s", "predict_s")}
         n_params = rs[0].get("n_parameters")
         rows.append(

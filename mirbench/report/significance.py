@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from mirbench.metrics import METRICS
-from mirbench.report.table import variant_name, varying_params
+from mirbench.metrics import METRICS, summarise
+from mirbench.report.table import by_variant
 from mirbench.report.values import is_record_value
 from mirbench.stats import compare_records, variance_components
 
@@ -24,10 +24,7 @@ RESAMPLES = 200  # per comparison: p-values resolve to 0.005 near ALPHA, and a r
 def section(suite: dict, records: list[dict], metrics: tuple[str, ...]) -> str:
     """The "Significance" section, or "" when there is nothing to compare (one variant, no predictions)."""
     ok = [r for r in records if r.get("status") == "ok" and r.get("predictions", {}).get("scores")]
-    varying = varying_params(ok)
-    groups: dict[str, list[dict]] = {}
-    for r in ok:
-        groups.setdefault(variant_name(r["variant"], varying), []).append(r)
+    groups = by_variant(ok)
     shown = [m for m in metrics if m in METRICS and not is_record_value(m)]
     if len(groups) < 2 or not shown:
         return ""
@@ -68,8 +65,7 @@ def comparison(records: list[dict], best: list[dict], metric: str) -> list[str]:
 
 
 def mean_of(group: list[dict], metric: str) -> float | None:
-    values = [r["metrics"].get(metric) for r in group if r["metrics"].get(metric) is not None]
-    return sum(values) / len(values) if values else None
+    return summarise(r["metrics"].get(metric) for r in group)["mean"]
 
 
 def seed_spread(groups: dict[str, list[dict]], metrics: list[str]) -> str:

@@ -75,6 +75,15 @@ def variant_name(variant: dict, varying: dict[str, list[str]]) -> str:
     return f"{variant['label']} ({params})"
 
 
+def by_variant(records: list[dict]) -> dict[str, list[dict]]:
+    """Records grouped by variant name (the label, plus the parameters that tell its variants apart), in order."""
+    varying = varying_params(records)
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        groups.setdefault(variant_name(r["variant"], varying), []).append(r)
+    return groups
+
+
 def dimensions(record: dict, metric: str, varying) -> dict[str, str]:
     """The layout coordinates of one record's value of one metric."""
     v = record["variant"]
