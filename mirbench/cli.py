@@ -74,14 +74,15 @@ def cmd_validate(args) -> int:
 
 
 def cmd_run(args) -> int:
+    from mirbench.device import resolve_device
     from mirbench.report import write_report
+    from mirbench.results import ResultWriteError
     from mirbench.runner import RunOptions, run_suite
     from mirbench.suite import load_suite
     from mirbench.suite.checks import check_data_root
-    from mirbench.system import resolve_device
 
     try:
-        resolve_device(args.device)
+        resolve_device(args.device)  # the precision is resolved per trial: it needs the GPU's properties
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -103,6 +104,7 @@ def cmd_run(args) -> int:
         cluster=args.cluster,
         quick=args.quick,
         device=args.device,
+        precision=args.precision,
         workers=int(local.group(1)) if local else args.workers,  # torch threads per trial: the cores each worker gets
         results=args.results,
         data_root=args.data_root,
@@ -113,7 +115,7 @@ def cmd_run(args) -> int:
         suite = load_suite(suite_path(args.suite))
         check_data_root(suite, args.data_root)
         summary = run_suite(suite, options)
-    except (*known_errors(), ValueError) as exc:  # ValueError: a split list that does not fit the data
+    except (*known_errors(), ValueError, ResultWriteError) as exc:  # ValueError: a split list that does not fit the data
         if args.verbose:
             raise
         print(f"error: {exc}", file=sys.stderr)
@@ -129,8 +131,13 @@ def cmd_run(args) -> int:
         print(f"{len(summary.unusable_tracks)} track(s) skipped as unreadable (listed in the report)")
     for line in summary.failed:
         print(f"  failed: {line}", file=sys.stderr)
-    for path in write_report(summary.results, args.reports):
-        print(f"wrote {path}")
+    try:
+        for path in write_report(summary.results, args.reports):
+            print(f"wrote {path}")
+    except OSError as exc:  # a full disk: the results are safe, only the report is missing
+        print(f"error: cannot write the report: {exc}. The results are saved; free disk space and run "
+              f"'mirbench report {summary.results}'", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_FAILED_TRIALS if summary.failed else 0
 
 
@@ -408,6 +415,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("suite", metavar="SUITE", help="a suite file, or a name in ./suites")
     run.add_argument("--quick", action="store_true", help="few tracks, folds and epochs (for CI and smoke tests)")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    run.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                     help="auto: bfloat16 mixed precision on GPUs that have it, float32 elsewhere; fp32 turns it off")
     run.add_argument("--workers", type=int, default=1, help="trials run in parallel processes (default 1)")
     run.add_argument("--cluster", "--scheduler", dest="cluster", metavar="ADDRESS",
                      help="run trials on Dask: local:N starts N local workers, tcp://HOST:PORT uses a running scheduler")

@@ -3,10 +3,13 @@
 The client submits one task per trial (`mirbench.trial.execute`, a plain
 function of a picklable spec) and hands each record to the runner as its
 future completes, so the result store is written by one process only and a
-run stopped at any moment keeps every finished trial. A worker that dies
-mid-trial gets its task retried `RETRIES` times by Dask; after that the trial
-is recorded as failed with the reason, and the run goes on. Workers must see
-the feature cache and the data root at the same paths (a shared file system).
+run stopped at any moment keeps every finished trial. A trial whose worker
+dies (killed, out of memory) is rescheduled by Dask on another worker; when its
+worker dies `RETRIES` + 1 times, Dask gives up (KilledWorker) and the trial is
+recorded as failed with the reason, and the run goes on. The bound is the
+scheduler's `distributed.scheduler.allowed-failures`: set here for a local
+cluster, in the scheduler's own configuration for a running one. Workers must
+see the feature cache and the data root at the same paths (a shared file system).
 """
 
 from __future__ import annotations
@@ -42,7 +45,12 @@ def client_for(address: str):
     match = LOCAL.match(check_address(address))
     if match is None:
         return Client(address), None
-    cluster = LocalCluster(n_workers=int(match.group(1)), threads_per_worker=1, processes=True, dashboard_address=None)
+    import dask
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": RETRIES}):  # read when the scheduler starts
+        cluster = LocalCluster(
+            n_workers=int(match.group(1)), threads_per_worker=1, processes=True, dashboard_address=None
+        )
     return Client(cluster), cluster
 
 
@@ -52,12 +60,12 @@ def run_on_cluster(specs: list[TrialSpec], address: str, finish: Callable[[dict]
 
     client, cluster = client_for(address)
     try:
-        futures = {client.submit(execute, spec, key=f"trial-{spec.trial_id}", pure=False, retries=RETRIES): spec for spec in specs}
+        futures = {client.submit(execute, spec, key=f"trial-{spec.trial_id}", pure=False): spec for spec in specs}
         for future in as_completed(futures):
             spec = futures[future]
             try:
                 record = future.result()
-            except Exception as exc:  # KilledWorker after the retries, a lost scheduler: the trial fails, the run goes on
+            except Exception as exc:  # KilledWorker after the retries, a lost task: the trial fails, the run goes on
                 record = lost(spec, exc)
             finish(record)
     finally:
@@ -67,8 +75,12 @@ def run_on_cluster(specs: list[TrialSpec], address: str, finish: Callable[[dict]
 
 
 def lost(spec: TrialSpec, exc: Exception) -> dict:
-    """The record of a trial whose worker died (after Dask's retries) or whose task was lost."""
+    """The record of a trial whose worker died too often (KilledWorker) or whose task was lost otherwise."""
     from mirbench.runner import crashed
 
-    message = f"the trial's worker died or its task was lost after {RETRIES} retr{'y' if RETRIES == 1 else 'ies'}: {exc}"
-    return crashed(spec, type(exc).__name__, message)
+    if type(exc).__name__ == "KilledWorker":
+        deaths = getattr(exc, "allowed_failures", RETRIES) + 1
+        message = (f"the worker running this trial died {deaths} times (killed, or out of memory; its worker's log "
+                   "says which), so Dask gave up on it")
+        return crashed(spec, "KilledWorker", message)
+    return crashed(spec, type(exc).__name__, f"the trial's task was lost on the cluster: {exc}")

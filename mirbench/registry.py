@@ -58,14 +58,23 @@ class Registry:
         return f" — did you mean {close[0]!r}?" if close else f" (known: {', '.join(self.names())})"
 
     def get(self, name: str) -> Any:
+        return load_target(self.target(name))
+
+    def target(self, name: str) -> str:
+        """The "module:attr" `name` points at: what a worker process imports (it never saw `register` calls)."""
         entries = self.entries()
         if name not in entries:
             raise RegistryError(f"unknown {self.kind} {name!r}{self.suggest(name)}")
-        module, _, attr = entries[name].target.partition(":")
-        obj = importlib.import_module(module)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-        return obj
+        return entries[name].target
+
+
+def load_target(target: str) -> Any:
+    """Import "module:attr" (attr may be dotted) and return the object."""
+    module, _, attr = target.partition(":")
+    obj = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
 systems = Registry(

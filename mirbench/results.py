@@ -10,7 +10,9 @@ Trial record schema ("mirbench.trial/1"):
   protocol {name, params}, fold {index, split_hash, train, valid, test (counts)}, seed,
   skipped [{id, reason}], metrics {name: float}, per_class {roc_auc, pr_auc}, confusion,
   predictions {track_ids, scores, truth}, timings {features_s, fit_s, predict_s, total_s},
-  n_parameters, training {what the system reports}, diagnostics {e.g. filter_spectra}, provenance {mirbench, python, platform, libraries, device, device_name,
+  n_parameters, training {what the system reports}, diagnostics {e.g. filter_spectra},
+  resources {peak_gpu_memory_bytes, gpu_memory_total_bytes (CUDA only), process_peak_rss_bytes (the worker process's
+  peak so far: an upper bound for the trial)}, provenance {mirbench, python, platform, libraries, device, device_name, precision,
   git_revision, started_at, finished_at, quick}
 """
 
@@ -63,6 +65,10 @@ def write_json_atomic(path: Path, data: dict) -> None:
         raise
 
 
+class ResultWriteError(RuntimeError):
+    """A result could not be written (a full disk, a read-only directory); every file written before is intact."""
+
+
 class ResultStore:
     """Reads and writes the trial records of one suite run."""
 
@@ -77,7 +83,7 @@ class ResultStore:
         return self.trials_dir / f"{trial_id}.json"
 
     def write_suite(self, suite_doc: dict) -> None:
-        write_json_atomic(self.root / "suite.json", suite_doc)
+        self._write(self.root / "suite.json", suite_doc)
 
     def read_suite(self) -> dict:
         path = self.root / "suite.json"
@@ -87,8 +93,18 @@ class ResultStore:
 
     def write(self, record: dict) -> Path:
         path = self.trial_path(record["trial_id"])
-        write_json_atomic(path, {"schema": SCHEMA, **record})
+        self._write(path, {"schema": SCHEMA, **record})
         return path
+
+    def _write(self, path: Path, data: dict) -> None:
+        """`write_json_atomic`, with an OSError turned into a ResultWriteError that says what to do."""
+        try:
+            write_json_atomic(path, data)
+        except OSError as exc:
+            raise ResultWriteError(
+                f"cannot write {path}: {exc.strerror or exc}. The results written before it are intact; "
+                "free disk space (or make the directory writable) and run the same command again to resume"
+            ) from exc
 
     def status(self, trial_id: str) -> str | None:
         """"ok", "failed", or None when the trial has no readable record."""

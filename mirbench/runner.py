@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ log = logging.getLogger("mirbench")
 class RunOptions:
     quick: bool = False
     device: str = "auto"
+    precision: str = "auto"  # auto | fp32 | bf16 (mirbench.device)
     workers: int = 1
     results: Path | None = None
     data_root: str | None = None
@@ -78,7 +80,7 @@ def quick_subset(dataset: Dataset, per_class: int, unusable=(), seed: int = 0) -
 
 def plan(suite: Suite, dataset: Dataset, options: RunOptions, skipped: dict) -> list[TrialSpec]:
     """Every (variant, fold, seed) of the suite, with --quick restrictions applied."""
-    from mirbench.registry import protocols
+    from mirbench.registry import protocols, systems
 
     proto_params = {k: v for k, v in suite.protocol.items() if k != "name"}
     folds = protocols.get(suite.protocol["name"])(**proto_params).folds(dataset)
@@ -93,6 +95,8 @@ def plan(suite: Suite, dataset: Dataset, options: RunOptions, skipped: dict) -> 
     keep = quick_subset(dataset, quick["tracks_per_class"], skipped) if "tracks_per_class" in quick else None
     cache_dir = default_cache()
     threads = max(1, (os.cpu_count() or 1) // max(1, options.workers))
+    grid = [(variant, fold, seed) for variant in variants for fold in folds for seed in seeds]
+    devices = trial_devices(options, len(grid))
     return [
         TrialSpec(
             trial_id=trial_id(variant, fold, seed),
@@ -105,16 +109,34 @@ def plan(suite: Suite, dataset: Dataset, options: RunOptions, skipped: dict) -> 
             suite=suite.describe(),
             metrics=tuple(suite.metrics),
             cache_dir=cache_dir,
-            device=options.device,
+            device=device,
             threads=threads,
             quick=options.quick,
             skipped=skipped,
             keep=frozenset(keep) if keep is not None else None,
+            precision=options.precision,
+            system_target=systems.target(variant.system),
         )
-        for variant in variants
-        for fold in folds
-        for seed in seeds
+        for (variant, fold, seed), device in zip(grid, devices)
     ]
+
+
+def trial_devices(options: RunOptions, n: int) -> list[str]:
+    """The device of each trial: with parallel local workers and several GPUs, `auto`/`cuda` go round-robin over
+    cuda:0..K-1 so that the workers share the GPUs; otherwise every trial gets `options.device` as given (a
+    cluster's workers each see their own GPUs)."""
+    spread = options.device in ("auto", "cuda") and options.workers > 1 and not options.cluster
+    count = gpu_count() if spread else 0
+    if count < 2:
+        return [options.device] * n
+    return [f"cuda:{i % count}" for i in range(n)]
+
+
+def gpu_count() -> int:
+    """GPUs torch sees (0 without CUDA); asks the driver without creating a CUDA context in this process."""
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
 def apply_overrides(variant, overrides: dict):
@@ -178,27 +200,49 @@ def run_suite(suite: Suite, options: RunOptions) -> RunSummary:
 
 
 def run_pool(specs: list[TrialSpec], workers: int, finish) -> None:
-    """Run specs in worker processes; a dead worker fails its trials, and a fresh pool takes the rest."""
-    pending = list(specs)
-    while pending:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(execute, spec): spec for spec in pending}
-            pending = []
-            try:
-                while futures:
-                    finished, _ = wait(futures, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        spec = futures.pop(fut)
-                        try:
-                            finish(fut.result())
-                        except BrokenProcessPool:
-                            finish(crashed(spec))
-                            pending = list(futures.values())
-                            futures = {}
-                            break
-            except KeyboardInterrupt:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+    """Run specs in `workers` processes. A worker that dies breaks the pool: the trials in flight are then suspects,
+    re-run one at a time in a process of their own, and one that kills that process too is recorded as failed;
+    a fresh pool takes the trials not started yet."""
+    queue = deque(specs)
+    while queue:
+        for spec in _run_parallel(queue, workers, finish):
+            finish(_run_alone(spec))
+
+
+def _run_parallel(queue: deque, workers: int, finish) -> list[TrialSpec]:
+    """Run trials from `queue`, at most `workers` in flight, until it is empty or the pool breaks; the trials in
+    flight when it broke (the one whose worker died among them)."""
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        running: dict = {}
+        try:
+            while queue or running:
+                while queue and len(running) < workers:  # no backlog in the pool: a break names only real suspects
+                    try:
+                        running[pool.submit(execute, queue[0])] = queue[0]
+                    except BrokenProcessPool:  # it broke since the last trial finished
+                        return list(running.values())
+                    queue.popleft()
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    spec = running.pop(fut)
+                    try:
+                        record = fut.result()
+                    except BrokenProcessPool:
+                        return [spec, *running.values()]
+                    finish(record)
+        except BaseException:  # Ctrl-C, or a result that cannot be written: stop the trials in flight
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return []
+
+
+def _run_alone(spec: TrialSpec) -> dict:
+    """A suspect's retry in a process of its own: its record, or a WorkerDied record if it kills this one too."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        try:
+            return pool.submit(execute, spec).result()
+        except BrokenProcessPool:
+            return crashed(spec, message="the worker process running this trial died, twice (killed, or out of memory)")
 
 
 def crashed(spec: TrialSpec, kind: str = "WorkerDied", message: str = "the worker process running this trial died") -> dict:

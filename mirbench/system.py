@@ -34,12 +34,14 @@ class TrackSet:
         store,
         device: str | torch.device = "cpu",
         data_root: str | None = None,
+        precision: str = "fp32",
     ):
         self.dataset = dataset
         self.tracks = list(tracks)
         self.store = store
         self.device = torch.device(device)
         self.data_root = data_root  # for systems that open another dataset (pre-training, transfer)
+        self.precision = precision  # "bf16" or "fp32": what networks train in (mirbench.device.autocast)
 
     def __len__(self) -> int:
         return len(self.tracks)
@@ -57,8 +59,8 @@ class TrackSet:
         return h.hexdigest()[:16]
 
     def with_tracks(self, tracks: Sequence[Track]) -> "TrackSet":
-        """The same dataset, store and device, other tracks."""
-        return TrackSet(self.dataset, tracks, self.store, self.device, self.data_root)
+        """The same dataset, store, device and precision, other tracks."""
+        return TrackSet(self.dataset, tracks, self.store, self.device, self.data_root, self.precision)
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -128,18 +130,6 @@ def check_positive_ints(system, names) -> None:
         value = getattr(system, name)
         if not is_int(value):
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-def resolve_device(device: str) -> torch.device:
-    """Turn `auto|cpu|cuda|cuda:N` into a torch device, failing clearly when CUDA is absent."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {device} asked for CUDA, but torch sees no GPU; use --device auto or cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(f"--device {device!r} is not a device torch knows (use auto, cpu, cuda or cuda:N)") from exc
 
 
 class Stopwatch:

@@ -25,6 +25,8 @@ from typing import Callable
 
 import torch
 
+from mirbench.device import autocast
+
 log = logging.getLogger("mirbench.training")
 
 
@@ -149,12 +151,14 @@ def sgd_epoch(
     y: torch.Tensor,
     batch_size: int,
     generator: torch.Generator | None = None,
+    precision: str = "fp32",
 ) -> float:
     """One pass over (X, y) in shuffled minibatches; the mean training loss (weighted by batch size).
 
     The permutation is drawn on the CPU from `generator`, so the order is the
     same on every device. The loss is summed on the device and read once at the
-    end of the epoch (no per-batch synchronisation).
+    end of the epoch (no per-batch synchronisation). `precision` "bf16" runs the
+    forward pass and loss in bfloat16 autocast (`mirbench.device`).
     """
     n = len(X)
     if n == 0:
@@ -164,7 +168,8 @@ def sgd_epoch(
     for start in range(0, n, batch_size):
         idx = order[start : start + batch_size]
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(X[idx]), y[idx])
+        with autocast(X.device, precision):
+            loss = loss_fn(model(X[idx]), y[idx])
         loss.backward()
         optimizer.step()
         total += loss.detach() * len(idx)
@@ -177,13 +182,14 @@ def mean_loss(
     X: torch.Tensor,
     y: torch.Tensor,
     chunk: int = 8192,
+    precision: str = "fp32",
 ) -> float:
-    """The mean of a mean-reduced `loss_fn` over (X, y), in chunks, without gradients."""
+    """The mean of a mean-reduced `loss_fn` over (X, y), in chunks, without gradients (in `precision`)."""
     if len(X) == 0:
         raise ValueError("cannot evaluate a loss on an empty set")
     total = torch.zeros((), device=X.device)
-    with torch.no_grad():
+    with torch.no_grad(), autocast(X.device, precision):
         for start in range(0, len(X), chunk):
             xb, yb = X[start : start + chunk], y[start : start + chunk]
-            total += loss_fn(model(xb), yb) * len(xb)
+            total += loss_fn(model(xb), yb).float() * len(xb)
     return float(total) / len(X)

@@ -38,6 +38,8 @@ class TrialSpec:
     quick: bool
     skipped: dict = field(default_factory=dict, hash=False)  # track id -> reason (unreadable audio)
     keep: frozenset | None = None  # the --quick subset of track ids, None for all
+    precision: str = "auto"  # auto | fp32 | bf16 (mirbench.device.resolve_precision)
+    system_target: str | None = None  # "module:attr" of the system, so workers need not share the parent's registry
 
     def usable(self, ids) -> list[str]:
         return [i for i in ids if i not in self.skipped and (self.keep is None or i in self.keep)]
@@ -55,11 +57,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def build_system(variant: Variant, seed: int):
-    """Instantiate the variant's system, passing the trial seed to `random_state` when it has one."""
-    from mirbench.registry import systems
+def build_system(variant: Variant, seed: int, target: str | None = None):
+    """Instantiate the variant's system (from its "module:attr" `target` when given, else by name), passing the
+    trial seed to `random_state` when it has one."""
+    from mirbench.registry import load_target, systems
 
-    system = systems.get(variant.system)(**variant.params)
+    system = (load_target(target) if target else systems.get(variant.system))(**variant.params)
     if "random_state" in system.get_params():
         system.set_params(random_state=seed)
     return system
@@ -103,11 +106,12 @@ def execute(spec: TrialSpec) -> dict:
     import torch
 
     from mirbench.datasets import open_dataset
+    from mirbench.device import memory_meter, out_of_memory, release, resolve_device, resolve_precision
     from mirbench.features import FeatureStore
     from mirbench.metrics import evaluate
     from mirbench.provenance import provenance
     from mirbench.results import to_jsonable
-    from mirbench.system import Stopwatch, TrackSet, resolve_device
+    from mirbench.system import Stopwatch, TrackSet
 
     record = failed_record(spec)
     record["skipped"] = [
@@ -116,15 +120,17 @@ def execute(spec: TrialSpec) -> dict:
     ]
     record["provenance"]["started_at"] = now()
     watch = Stopwatch()
+    device = None
     try:
         torch.set_num_threads(max(1, spec.threads))
         device = resolve_device(spec.device)
-        record["provenance"].update(provenance(device))
+        precision = resolve_precision(spec.precision, device)
+        record["provenance"].update(provenance(device), precision=precision)
         dataset = open_dataset(spec.dataset, spec.data_root)
         record["dataset"] = dataset.describe()
         store = FeatureStore(Path(spec.cache_dir) if spec.cache_dir else None, device=device)
         parts = {
-            name: TrackSet(dataset, dataset.subset(spec.usable(ids)), store, device, spec.data_root)
+            name: TrackSet(dataset, dataset.subset(spec.usable(ids)), store, device, spec.data_root, precision)
             for name, ids in (("train", spec.fold.train), ("valid", spec.fold.valid), ("test", spec.fold.test))
         }
         record["fold"].update({name: len(part) for name, part in parts.items()})
@@ -132,12 +138,13 @@ def execute(spec: TrialSpec) -> dict:
         if not len(parts["train"]) or not len(parts["test"]):
             raise ValueError("the fold has no usable training or test tracks")
         seed_everything(spec.seed)
-        system = build_system(spec.variant, spec.seed)
-        with watch.time("fit"):
-            system.fit(parts["train"], parts["valid"] if len(parts["valid"]) else None)
-        fit_features = store.seconds
-        with watch.time("predict"):
-            scores = np.asarray(system.predict(parts["test"]), dtype=np.float64)
+        system = build_system(spec.variant, spec.seed, spec.system_target)
+        with memory_meter(device) as record["resources"]:  # filled on exit, a failed trial's too
+            with watch.time("fit"):
+                system.fit(parts["train"], parts["valid"] if len(parts["valid"]) else None)
+            fit_features = store.seconds
+            with watch.time("predict"):
+                scores = np.asarray(system.predict(parts["test"]), dtype=np.float64)
         truth = parts["test"].targets
         expected = (len(parts["test"]), len(dataset.classes))
         if scores.shape != expected:
@@ -163,6 +170,9 @@ def execute(spec: TrialSpec) -> dict:
         }
         record["status"] = "ok"
     except Exception as exc:  # a failed trial is a result too; the run goes on
-        record["error"] = {"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()}
+        reason = out_of_memory(exc, device) or {"type": type(exc).__name__, "message": str(exc)}
+        record["error"] = {**reason, "traceback": traceback.format_exc()}
+    if device is not None:
+        release(device)  # after the except block: the traceback no longer holds the trial's tensors
     record["provenance"]["finished_at"] = now()
     return record

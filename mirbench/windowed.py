@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from mirbench import training
 from mirbench.aggregate import majority_vote, mean_scores, split_by_track
+from mirbench.device import autocast, to_device
 from mirbench.metrics import roc_auc
 from mirbench.nn import n_parameters
 from mirbench.system import System, TrackSet, check_positive_ints
@@ -83,7 +84,7 @@ class WindowedNetwork(System):
     # -- System ----------------------------------------------------------------------------
     def fit(self, train: TrackSet, valid: TrackSet | None = None) -> "WindowedNetwork":
         self.check_params()
-        self.device_ = train.device
+        self.device_, self.precision_ = train.device, train.precision
         self.multilabel_ = train.multilabel
         self.n_classes_ = len(train.classes)
         source = self.windows(train)
@@ -103,7 +104,8 @@ class WindowedNetwork(System):
             total = torch.zeros((), device=self.device_)
             for _ in range(updates):
                 x, clips = source.sample(rng, batch)
-                loss = self._loss(self.model_(torch.from_numpy(x).to(self.device_)), targets[torch.from_numpy(clips).to(self.device_)])
+                with autocast(self.device_, self.precision_):
+                    loss = self._loss(self.model_(to_device(x, self.device_)), targets[to_device(clips, self.device_)])
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
@@ -168,9 +170,9 @@ class WindowedNetwork(System):
         with `aggregate = "vote"` the share of its windows whose largest output is each class (the mean breaks ties)."""
         self.model_.eval()
         outputs = []
-        with torch.no_grad():
+        with torch.no_grad(), autocast(self.device_, getattr(self, "precision_", "fp32")):
             for windows, _ in source.tiles(chunk):  # clip by clip, in order
-                logits = self.model_(torch.from_numpy(windows).to(self.device_))
+                logits = self.model_(to_device(windows, self.device_)).float()
                 probs = torch.sigmoid(logits) if self.multilabel_ else torch.softmax(logits, dim=1)
                 outputs.append(probs.double().cpu().numpy())
         parts = split_by_track(np.concatenate(outputs), source.tile_counts())

@@ -1,7 +1,10 @@
-"""Test helpers: small systems for the runner (one fails on purpose, one is slow on purpose), a quick run, a table reader."""
+"""Test helpers: small systems for the runner (failing, slow, or killing their worker on purpose), a quick run, a
+table reader."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 import warnings
 from pathlib import Path
@@ -35,6 +38,46 @@ class PriorSystem(System):
 
     def predict(self, tracks):
         return np.tile(self.prior_, (len(tracks), 1))
+
+
+class FaultySystem(PriorSystem):
+    """A PriorSystem whose fit goes wrong the way hardware does: `fault` is "gpu-oom" or "host-oom" (raised),
+    "kill" (SIGKILL to its own process: a worker killed mid-trial), or "kill-once" (the same, only the first time
+    `marker` does not exist yet: the retry succeeds). "none" behaves like PriorSystem."""
+
+    def __init__(self, fault: str = "none", marker: str = "", random_state: int = 0):
+        super().__init__(random_state=random_state)
+        self.fault = fault
+        self.marker = marker
+
+    def fit(self, train, valid=None):
+        import torch
+
+        if self.fault == "gpu-oom":
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        if self.fault == "host-oom":
+            raise MemoryError("Unable to allocate 20.0 GiB for an array")
+        if self.fault == "kill" or (self.fault == "kill-once" and not os.path.exists(self.marker)):
+            if self.marker:
+                open(self.marker, "a").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().fit(train, valid)
+
+
+def synthetic_suite(systems: str, per_class: int = 4, folds: int = 2, tail: str = "") -> str:
+    """A suite's text: `systems` (TOML [[systems]] tables) on the synthetic tones, stratified folds, seed 0."""
+    head = f"""
+version = "1"
+seeds = [0]
+metrics = ["accuracy"]
+[dataset]
+name = "synthetic"
+per_class = {per_class}
+[protocol]
+name = "stratified-kfold"
+folds = {folds}
+"""
+    return head + systems.strip() + "\n" + tail
 
 
 def run_quick(suite: Path, data_root: Path, out: Path, capsys) -> tuple[str, Path]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mirbench.cli import main
-from mirbench.system import resolve_device
+from mirbench.device import resolve_device
 
 
 @pytest.mark.parametrize("what", ["systems", "datasets", "protocols", "frontends", "metrics"])

@@ -201,10 +201,10 @@ def test_minibatches_are_reshuffled_every_epoch_from_the_seed(monkeypatch):
     def orders(random_state: int) -> list[list[int]]:
         seen = []
 
-        def recording(model, opt, loss_fn, X, y, batch_size, generator=None):
+        def recording(model, opt, loss_fn, X, y, batch_size, generator=None, **kwargs):
             copy = torch.Generator().set_state(generator.get_state())  # the permutation sgd_epoch is about to draw
             seen.append(torch.randperm(len(X), generator=copy).tolist())
-            return training.sgd_epoch(model, opt, loss_fn, X, y, batch_size, generator)
+            return training.sgd_epoch(model, opt, loss_fn, X, y, batch_size, generator, **kwargs)
 
         monkeypatch.setattr(mlp, "sgd_epoch", recording)
         FMAMLP(width=8, max_epochs=3, patience=5, batch_size=16, random_state=random_state).fit(train, valid)

@@ -17,6 +17,7 @@ from torch import nn
 
 from baselines.fma.features import N_FEATURES, check_source, resolve_source, track_features
 from mirbench import training
+from mirbench.device import to_device
 from mirbench.nn import n_parameters
 from mirbench.system import System, TrackSet, is_int
 from mirbench.training import mean_loss, sgd_epoch
@@ -119,7 +120,7 @@ class FMAMLP(System):
 
     def _inputs(self, tracks: TrackSet) -> torch.Tensor:
         X = np.array(track_features(tracks, self.features, int(self.sample_rate)), dtype=np.float32)  # a writable copy
-        return torch.from_numpy(X).to(tracks.device)
+        return to_device(X, tracks.device)
 
     def _targets(self, tracks: TrackSet) -> torch.Tensor:
         y = torch.as_tensor(tracks.targets, device=tracks.device)
@@ -148,8 +149,8 @@ class FMAMLP(System):
             order = torch.Generator().manual_seed(int(self.random_state))  # minibatch order: reshuffled every epoch
             record = training.train(
                 model,
-                lambda epoch: sgd_epoch(model, opt, loss_fn, X, y, int(self.batch_size), order),
-                (lambda: mean_loss(model, loss_fn, Xv, yv)) if has_valid else None,
+                lambda epoch: sgd_epoch(model, opt, loss_fn, X, y, int(self.batch_size), order, precision=train.precision),
+                (lambda: mean_loss(model, loss_fn, Xv, yv, precision=train.precision)) if has_valid else None,
                 max_epochs=int(self.max_epochs),
                 patience=int(self.patience),
             )

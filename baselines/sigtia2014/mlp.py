@@ -138,6 +138,11 @@ class Settings:
     time_budget_s: float | None = None
 
 
+def trained_precision(regime: str, precision: str) -> str:
+    """What a regime trains in: Hessian-free's curvature products and CG need float32, the others take `precision`."""
+    return "fp32" if regime == "sigmoid-hf" else precision
+
+
 def fit_network(
     settings: Settings,
     X: torch.Tensor,
@@ -149,8 +154,11 @@ def fit_network(
     mean: torch.Tensor,
     scale: torch.Tensor,
     seed: int,
+    precision: str = "fp32",
 ) -> tuple[FrameMLP, dict]:
-    """Build and train the network on frames X (already on the device); returns it and a JSON-able info dict."""
+    """Build and train the network on frames X (already on the device); returns it and a JSON-able info dict.
+
+    SGD and dropout train in `precision`; Hessian-free always in float32 (`trained_precision`)."""
     device = X.device
     with training.seeded(seed, device):
         model = build(settings.regime, X.shape[1], settings.units, n_out, settings.dropout)
@@ -158,9 +166,10 @@ def fit_network(
     model.scale.copy_(scale)
     model.to(device)
     loss_fn = loss_function(settings.regime, multilabel, settings.hf_output)
-    valid_fn = None if Xv is None or len(Xv) == 0 else (lambda: training.mean_loss(model, loss_fn, Xv, yv))
+    precision = trained_precision(settings.regime, precision)
+    valid_fn = None if Xv is None or len(Xv) == 0 else (lambda: training.mean_loss(model, loss_fn, Xv, yv, precision=precision))
     generator = torch.Generator().manual_seed(seed)
-    info: dict = {"regime": settings.regime}
+    info: dict = {"regime": settings.regime, "precision": precision}
     if settings.regime == "sigmoid-hf":
         epoch_fn, counters = _hf_steps(model, loss_fn, X, y, settings, generator)
         max_units = settings.hf_steps
@@ -168,7 +177,7 @@ def fit_network(
         opt = torch.optim.SGD(model.parameters(), lr=settings.learning_rate)
 
         def epoch_fn(epoch: int) -> float:
-            return training.sgd_epoch(model, opt, loss_fn, X, y, settings.batch_size, generator)
+            return training.sgd_epoch(model, opt, loss_fn, X, y, settings.batch_size, generator, precision=precision)
 
         counters = None
         max_units = settings.max_epochs

@@ -28,6 +28,7 @@ from baselines.sigtia2014 import features as feats
 from baselines.sigtia2014 import mlp, transfer
 from mirbench import artifacts
 from mirbench.aggregate import majority_vote, mean_scores, split_by_track
+from mirbench.device import to_device
 from mirbench.frontends import STFTMagnitude
 from mirbench.nn import n_parameters
 from mirbench.system import System, TrackSet, check_positive_ints, is_int
@@ -184,7 +185,7 @@ class Sigtia2014MLP(System):
             for k in ("hf_steps", "cg_iters", "damping", "curvature_fraction", "hf_output"):
                 settings.pop(k)
         has_valid = valid is not None and len(valid) > 0
-        return {
+        key = {
             "model": "sigtia2014.mlp",
             "version": MODEL_VERSION,
             "train": train.split_key(),
@@ -201,6 +202,10 @@ class Sigtia2014MLP(System):
             "device": train.device.type,
             "settings": settings,
         }
+        precision = mlp.trained_precision(self.regime, train.precision)
+        if precision != "fp32":  # float32 networks keep the keys they had before mixed precision existed
+            key["precision"] = precision
+        return key
 
     # -- the network ----------------------------------------------------------------
     def _train_network(self, train: TrackSet, valid: TrackSet | None) -> tuple[dict, dict]:
@@ -220,10 +225,10 @@ class Sigtia2014MLP(System):
         Xv = yv = None
         if valid is not None and len(valid):
             Xv_np, yv_np = frames(valid)
-            Xv, yv = torch.as_tensor(Xv_np, device=device), to_y(yv_np)
+            Xv, yv = to_device(Xv_np, device), to_y(yv_np)
         model, info = mlp.fit_network(
             self.settings(),
-            torch.as_tensor(X, device=device),
+            to_device(X, device),
             to_y(y),
             Xv,
             yv,
@@ -232,6 +237,7 @@ class Sigtia2014MLP(System):
             torch.as_tensor(mean),
             torch.as_tensor(scale),
             int(self.random_state),
+            train.precision,
         )
         return model.state_dict(), info
 
