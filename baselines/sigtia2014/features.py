@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mirbench.device import to_device
 from mirbench.system import TrackSet
 
 LAYERS = ("1", "2", "3", "all")
@@ -141,7 +142,7 @@ def track_vectors(
         X = np.concatenate(tracks_frames)
         H = torch.empty(len(X), width, device=device)
         for s in range(0, len(X), chunk):
-            hidden(model, torch.as_tensor(X[s : s + chunk], device=device), layer, out=H[s : s + chunk])
+            hidden(model, to_device(X[s : s + chunk], device), layer, out=H[s : s + chunk])
         if window is None:
             return H.cpu().numpy(), counts
         size, hop = window
