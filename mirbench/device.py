@@ -55,13 +55,13 @@ def autocast(device: torch.device, precision: str):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
-def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+def to_device(array: np.ndarray, device: torch.device | str) -> torch.Tensor:
     """A numpy array (a memory-mapped cache entry too) as a tensor on `device`.
 
     For CUDA the host copy is pinned, so the transfer is a DMA that overlaps
     with the GPU's work on the previous batch; on the CPU there is no copy.
     """
-    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    tensor, device = torch.from_numpy(np.ascontiguousarray(array)), torch.device(device)
     if device.type != "cuda":
         return tensor
     return tensor.pin_memory().to(device, non_blocking=True)
