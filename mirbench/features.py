@@ -6,17 +6,25 @@ loader's version, so an entry is reused exactly when the same audio goes
 through the same frontend with the same parameters, wherever the file lives.
 Entries are written to a temporary file and renamed into place, so processes
 that compute the same entry at once never leave a torn file.
+
+Extraction streams: tracks are decoded one at a time into batches of at most
+`batch_size` tracks and `max_batch_samples` zero-padded samples, and a batch's
+audio is released before the next one is decoded. Memory held while features
+of N tracks are computed is therefore one batch's audio and features, plus
+the returned features when they are returned in memory; with `mmap=True` they
+are memory maps of the cache entries, and N does not count.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -26,6 +34,11 @@ from mirbench.dataset import AudioError, Dataset, Track
 from mirbench.frontends.base import Frontend
 
 _HASH_CHUNK = 1 << 20
+#: Default bound on a batch's zero-padded audio: 2**24 samples (64 MB of float32) holds 16 tracks of 30 s at
+#: 22050 Hz, while one long track no longer pads a whole batch of short ones to its length.
+MAX_BATCH_SAMPLES = 1 << 24
+# Open files a process keeps for itself beyond the memory maps of one request (see `_allow_open_files`).
+_SPARE_FILES = 64
 # (resolved path, size, mtime_ns) -> sha256, shared by every store of the process:
 # a run creates one store per trial, and rehashing the audio each time is waste.
 _CONTENT_HASHES: dict[tuple[str, int, int], str] = {}
@@ -44,16 +57,29 @@ def default_cache_dir() -> Path:
 class FeatureStore:
     """Features of tracks through a frontend, one (frames, dims) float32 array per track.
 
+    Misses are computed in batches of at most `batch_size` tracks whose audio,
+    zero-padded to the batch's longest track, holds at most `max_batch_samples`
+    samples (a longer track is computed alone).
+
     Counters for the runner: `hits` and `misses` count tracks, `seconds` is the
     wall time spent on misses (loading audio, computing, writing the cache).
     """
 
-    def __init__(self, cache_dir: Path | str | None, device: str | torch.device = "cpu", batch_size: int = 16):
+    def __init__(
+        self,
+        cache_dir: Path | str | None,
+        device: str | torch.device = "cpu",
+        batch_size: int = 16,
+        max_batch_samples: int = MAX_BATCH_SAMPLES,
+    ):
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if int(max_batch_samples) < 1:
+            raise ValueError(f"max_batch_samples must be at least 1, got {max_batch_samples}")
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
         self.device = torch.device(device)
         self.batch_size = int(batch_size)
+        self.max_batch_samples = int(max_batch_samples)
         self.seconds = 0.0
         self.hits = 0
         self.misses = 0
@@ -106,8 +132,14 @@ class FeatureStore:
 
         `mmap=True` returns cached entries as read-only memory maps: a large
         dataset's features (MagnaTagATune's raw audio is ~35 GB) are paged in
-        as they are read and shared by processes through the page cache.
+        as they are read and shared by processes through the page cache, and
+        computing them holds one batch at a time. (Without a cache directory
+        there is nothing to map, and features are returned in memory.) Each map
+        keeps a file open, so the soft limit of open files is raised towards the
+        hard one when the request needs it; past the hard limit an OSError says so.
         """
+        if mmap and self.cache_dir is not None:
+            _allow_open_files(len(tracks))
         out: list[np.ndarray | None] = [None] * len(tracks)
         pending: dict[Path | int, list[int]] = {}  # entry (or index without a cache) -> positions
         for i, track in enumerate(tracks):
@@ -121,20 +153,15 @@ class FeatureStore:
                 self.hits += 1
             else:
                 pending.setdefault(entry if entry is not None else i, []).append(i)
-        jobs = list(pending.items())
-        for start in range(0, len(jobs), self.batch_size):
-            batch = jobs[start : start + self.batch_size]
-            t0 = time.perf_counter()
-            feats = self._compute(dataset, [tracks[positions[0]] for _, positions in batch], frontend)
-            for (entry, positions), arr in zip(batch, feats):
-                if isinstance(entry, Path):
-                    _write_entry(entry, arr)
-                    mapped = _read_entry(entry, mmap=True) if mmap else None
-                    arr = arr if mapped is None else mapped
-                for k, i in enumerate(positions):
-                    out[i] = arr if k == 0 or mmap else arr.copy()
-            self.misses += sum(len(positions) for _, positions in batch)
-            self.seconds += time.perf_counter() - t0
+        jobs = [(entry, positions, tracks[positions[0]]) for entry, positions in pending.items()]
+        if jobs:
+            start = time.perf_counter()
+            try:
+                for batch, audios in self._batches(dataset, jobs, frontend):
+                    self._keep(batch, self._compute(audios, frontend), out, mmap)
+                    self.misses += sum(len(positions) for _, positions, _ in batch)
+            finally:
+                self.seconds += time.perf_counter() - start
         return out  # type: ignore[return-value]
 
     def stats(self) -> dict:
@@ -142,30 +169,82 @@ class FeatureStore:
         return {"hits": self.hits, "misses": self.misses, "seconds": self.seconds}
 
     # -- computation ------------------------------------------------------------
-    def _compute(self, dataset: Dataset, tracks: Sequence[Track], frontend: Frontend) -> list[np.ndarray]:
-        """Load, zero-pad to the longest, run the frontend once, trim each row to its own frames."""
-        audios = []
-        for track in tracks:
+    def _batches(self, dataset: Dataset, jobs: list, frontend: Frontend) -> Iterator[tuple[list, list[np.ndarray]]]:
+        """Jobs in order, grouped with their decoded audio: at most `batch_size` per group, and at most
+        `max_batch_samples` samples once padded to the group's longest track (a longer track goes alone).
+
+        Audio is decoded one track at a time, just before its group is computed; only a track that
+        would overflow the group it follows waits, decoded, while that group is computed.
+        """
+        batch: list = []
+        audios: list[np.ndarray] = []
+        longest = 0
+        for job in jobs:
+            track = job[2]
             try:
-                audios.append(dataset.load_audio(track, frontend.sample_rate))
+                audio = dataset.load_audio(track, frontend.sample_rate)
             except AudioError as exc:
                 raise AudioError(f"track {track.id!r}: {exc}") from None
+            if batch and (len(batch) + 1) * max(longest, len(audio)) > self.max_batch_samples:
+                yield batch, audios
+                batch, audios, longest = [], [], 0
+            batch.append(job)
+            audios.append(audio)
+            longest = max(longest, len(audio))
+            del audio
+            if len(batch) == self.batch_size:
+                yield batch, audios
+                batch, audios, longest = [], [], 0
+        if batch:
+            yield batch, audios
+
+    def _compute(self, audios: list[np.ndarray], frontend: Frontend) -> list[np.ndarray]:
+        """Zero-pad to the longest, run the frontend once, and return each row's own frames (views of one array).
+
+        Consumes `audios`: each decoded track is dropped from the list once copied into the padded batch,
+        so a batch's audio is held once, not twice, while the frontend runs.
+        """
         lengths = [len(a) for a in audios]
-        batch = np.zeros((len(audios), max(lengths)), dtype=np.float32)
-        for row, a in enumerate(audios):
-            batch[row, : len(a)] = a
+        if len(audios) == 1:
+            batch = audios[0][None, :]  # alone: no padding, no copy
+        else:
+            batch = np.zeros((len(audios), max(lengths)), dtype=np.float32)  # pages are touched as rows fill
+            for row, n in enumerate(lengths):
+                batch[row, :n] = audios[row]
+                audios[row] = None  # type: ignore[call-overload]
+        audios.clear()
         x = torch.from_numpy(batch).to(self.device)
+        del batch  # on the CPU, x is the same memory; on a GPU, the host copy goes now
         with torch.no_grad():
             feats = frontend(x, lengths=torch.tensor(lengths, device=self.device))
+        del x
         feats = feats.to(torch.float32).cpu().numpy()
-        return [feats[row, : frontend.n_frames(n)].copy() for row, n in enumerate(lengths)]
+        return [feats[row, : frontend.n_frames(n)] for row, n in enumerate(lengths)]
+
+    def _keep(self, batch: list, rows: list[np.ndarray], out: list, mmap: bool) -> None:
+        """Write a computed batch to the cache and put each track's features at its positions in `out`.
+
+        `rows` are views of the batch's padded output: what `out` keeps is a memory map of the written
+        entry (`mmap`) or a copy, never the view, so no batch outlives its call.
+        """
+        for (entry, positions, _), arr in zip(batch, rows):
+            mapped = None
+            if isinstance(entry, Path):
+                _write_entry(entry, arr)
+                mapped = _read_entry(entry, mmap=True) if mmap else None
+            for i in positions:
+                out[i] = mapped if mapped is not None else arr.copy()
 
 
 def _read_entry(path: Path, mmap: bool = False) -> np.ndarray | None:
     """A cached array (a read-only memory map if asked), or None if absent or unreadable (then it is recomputed)."""
     try:
         arr = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
-    except (OSError, ValueError, EOFError):
+    except OSError as exc:
+        if exc.errno in (errno.EMFILE, errno.ENFILE):  # not a bad entry: the process is out of file descriptors
+            raise OSError(exc.errno, f"{path}: cannot open the cached features: {_too_many_files()}") from None
+        return None
+    except (ValueError, EOFError):
         return None
     if arr.dtype != np.float32 or arr.ndim != 2:
         return None
@@ -186,3 +265,52 @@ def _write_entry(path: Path, arr: np.ndarray) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def _open_files() -> int | None:
+    """How many file descriptors this process has open (None where the platform does not say)."""
+    for folder in ("/proc/self/fd", "/dev/fd"):
+        try:
+            return len(os.listdir(folder))
+        except OSError:
+            continue
+    return None
+
+
+def _allow_open_files(n_maps: int) -> None:
+    """Raise the soft limit of open files, up to the hard one, so that `n_maps` more memory maps fit.
+
+    Every memory map keeps a file descriptor open (Python's mmap duplicates it), and a system given
+    `mmap=True` features holds one map per track; with the common soft limit of 1024, a dataset of a
+    few thousand tracks would otherwise run out of descriptors.
+    """
+    try:
+        import resource
+    except ImportError:  # not a POSIX system
+        return
+    in_use = _open_files()
+    if in_use is None:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = in_use + n_maps + _SPARE_FILES
+    if soft == resource.RLIM_INFINITY or wanted <= soft:
+        return
+    new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if new > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        except (ValueError, OSError):  # e.g. macOS caps the soft limit below an unlimited hard one
+            pass
+
+
+def _too_many_files() -> str:
+    try:
+        import resource
+
+        limit = f" ({resource.getrlimit(resource.RLIMIT_NOFILE)[0]})"
+    except ImportError:
+        limit = ""
+    return (
+        f"the process has reached its limit of open files{limit}; features asked for with mmap=True keep "
+        "one file open per track, so raise the limit (ulimit -n) or ask for fewer tracks at once"
+    )
