@@ -7,8 +7,9 @@ run stopped at any moment keeps every finished trial. A trial whose worker
 dies (killed, out of memory) is rescheduled by Dask on another worker; when its
 worker dies `RETRIES` + 1 times, Dask gives up (KilledWorker) and the trial is
 recorded as failed with the reason, and the run goes on. The bound is the
-scheduler's `distributed.scheduler.allowed-failures`: set here for a local
-cluster, in the scheduler's own configuration for a running one. Workers must
+scheduler's `distributed.scheduler.allowed-failures`, and `worker-saturation`
+1.0 keeps queued trials off a worker that may die: both are set here for a
+local cluster, and belong in the scheduler's own configuration for a running one. Workers must
 see the feature cache and the data root at the same paths (a shared file system).
 """
 
@@ -20,6 +21,7 @@ from typing import Callable
 from mirbench.trial import TrialSpec, execute
 
 RETRIES = 1
+SCHEDULER_CONFIG = {"distributed.scheduler.allowed-failures": RETRIES, "distributed.scheduler.worker-saturation": 1.0}
 LOCAL = re.compile(r"^local:(\d+)$")
 
 
@@ -47,7 +49,9 @@ def client_for(address: str):
         return Client(address), None
     import dask
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": RETRIES}):  # read when the scheduler starts
+    # read when the scheduler starts. A worker dying counts against every task it holds, queued ones too:
+    # saturation 1.0 keeps one task per worker thread, so an innocent trial is never blamed for a killed one
+    with dask.config.set(SCHEDULER_CONFIG):
         cluster = LocalCluster(
             n_workers=int(match.group(1)), threads_per_worker=1, processes=True, dashboard_address=None
         )
