@@ -7,6 +7,7 @@ feature cache can report unusable tracks instead of crashing on them.
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,18 +33,42 @@ class AudioInfo:
     duration: float
 
 
-def _fail(path: Path, reason: str) -> AudioError:
-    return AudioError(f"{path}: {reason}")
+def _fail(path: Path, reason: str, kind: str = "unreadable") -> AudioError:
+    """An AudioError starting with the path; `kind` is the ValidationReport kind `validate` files it under."""
+    error = AudioError(f"{path}: {reason}")
+    error.kind = kind
+    return error
 
 
 def _check_file(path: Path) -> None:
-    """Raise AudioError for the failures that need no decoder: missing, not a file, empty."""
+    """Raise AudioError for the failures that need no decoder: missing, not a file, unreadable, empty."""
     if not path.exists():
         raise _fail(path, "file not found")
+    if path.is_dir():
+        raise _fail(path, "a directory where an audio file should be; put the audio file there instead")
     if not path.is_file():
-        raise _fail(path, "not a regular file")
+        raise _fail(path, "not a regular file (a device, pipe or socket); put the audio file there instead")
+    if not os.access(path, os.R_OK):
+        raise _fail(path, "no permission to read the file; make it readable (chmod a+r)")
     if path.stat().st_size == 0:
-        raise _fail(path, "file is empty (0 bytes)")
+        raise _fail(path, "file is empty (0 bytes); copy the track again from the dataset's archive")
+
+
+def _bad_samples(y: np.ndarray) -> tuple[int, int | None]:
+    """How many samples of (frames, channels) `y` are NaN or infinite, and the first frame holding one."""
+    bad = ~np.isfinite(y)
+    rows = np.flatnonzero(bad.any(axis=1))
+    return int(bad.sum()), (int(rows[0]) if len(rows) else None)
+
+
+def _non_finite(path: Path, count: int, first: int, sample_rate: int) -> AudioError:
+    """The AudioError (kind "non-finite") for `count` NaN or infinite samples, the first in frame `first`."""
+    return _fail(
+        path,
+        f"audio contains {count} NaN or infinite sample(s), the first at {first / sample_rate:.3f} s "
+        f"(frame {first}); re-export the file with finite samples",
+        kind="non-finite",
+    )
 
 
 def _soundfile_reason(exc: Exception, path: Path) -> str:
@@ -84,7 +109,7 @@ def _decode(path: Path) -> tuple[np.ndarray, int]:
     except Exception as ar_exc:
         ar_reason = _audioread_reason(ar_exc)
         raise _fail(
-            path, f"cannot decode audio (soundfile: {sf_reason}; audioread: {ar_reason})"
+            path, f"cannot decode audio (soundfile: {sf_reason}; audioread: {ar_reason}); replace it with a good copy"
         ) from None
 
 
@@ -94,10 +119,11 @@ def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
     _check_file(path)
     y, native_sr = _decode(path)
     if y.shape[0] == 0:
-        raise _fail(path, "no audio samples (zero-length audio)")
+        raise _fail(path, "no audio samples (zero-length audio); copy the track again from the dataset's archive")
+    count, first = _bad_samples(y)
+    if count:
+        raise _non_finite(path, count, first, native_sr)
     y = y.mean(axis=1, dtype=np.float32) if y.shape[1] > 1 else y[:, 0]
-    if not np.all(np.isfinite(y)):
-        raise _fail(path, "audio contains NaN or infinite samples")
     if native_sr != int(sample_rate):
         import librosa
 
@@ -127,10 +153,97 @@ def probe(path: str | Path) -> AudioInfo:
         except Exception as ar_exc:
             ar_reason = _audioread_reason(ar_exc)
             raise _fail(
-                path, f"cannot read audio header (soundfile: {sf_reason}; audioread: {ar_reason})"
+                path, f"cannot read audio header (soundfile: {sf_reason}; audioread: {ar_reason}); replace it with a good copy"
             ) from None
     if sr <= 0 or channels <= 0:
         raise _fail(path, f"invalid header (sample rate {sr}, {channels} channels)")
     if frames <= 0:
-        raise _fail(path, "no audio samples (zero-length audio)")
+        raise _fail(path, "no audio samples (zero-length audio); copy the track again from the dataset's archive")
     return AudioInfo(sample_rate=sr, channels=channels, frames=frames, duration=frames / sr)
+
+
+BLOCK = 8192  # frames decoded at each end of a file by `check_samples`
+SLACK = 2304  # frames a decoder may fall short of the header's count without the file being cut (two MP3 frames)
+FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")  # the only sample formats that can hold NaN or infinity
+
+
+def check_samples(path: str | Path, info: AudioInfo) -> str | None:
+    """Decode what a header cannot vouch for, cheaply: the first and last blocks, and every sample of a float file.
+
+    Raises AudioError when no audio decodes, or (kind "non-finite") when a float
+    file holds NaN or infinite samples; returns a warning when the file is
+    shorter than its header says (truncated: it loads as far as it goes); else
+    None. Files only audioread can open are not checked here.
+    """
+    path = Path(path)
+    try:
+        f = sf.SoundFile(str(path))
+    except Exception:  # libsndfile cannot open it; probe went through audioread, so load_audio will too
+        return None
+    with f:
+        try:
+            head = f.read(min(info.frames, BLOCK), dtype="float32", always_2d=True)
+        except Exception as exc:
+            raise _fail(path, f"cannot decode audio ({_soundfile_reason(exc, path)})") from None
+        if not len(head):
+            raise _fail(path, f"no audio decodes, though the header says {info.frames} frames; copy the file again")
+        if f.subtype in FLOAT_SUBTYPES:
+            _scan_float(f, path, info.sample_rate)
+        cut = _tail_shortfall(f, info.frames)
+    declared = None if cut else _wav_declared_frames(path)
+    if not cut and (declared is None or declared <= info.frames):
+        return None
+    rate = info.sample_rate
+    said = f"{path}: truncated: the header says {(declared or info.frames) / rate:.2f} s of audio"
+    held = "decoding stops before the end" if cut else f"the file holds {info.frames / rate:.2f} s"
+    return f"{said}, but {held} (it loads as far as it goes; copy the file again from the dataset's archive)"
+
+
+def _scan_float(f: sf.SoundFile, path: Path, sample_rate: int) -> None:
+    """Raise AudioError (kind "non-finite") when any sample of a float file is NaN or infinite."""
+    f.seek(0)
+    offset, total, first = 0, 0, None
+    for block in f.blocks(blocksize=1 << 16, dtype="float64", always_2d=True):
+        count, at = _bad_samples(block)
+        if count and first is None:
+            first = offset + at
+        total += count
+        offset += len(block)
+    if total:
+        raise _non_finite(path, total, first, sample_rate)
+
+
+def _tail_shortfall(f: sf.SoundFile, frames: int) -> bool:
+    """Whether decoding stops more than SLACK frames short of the header's count (read at the end only)."""
+    if frames <= BLOCK or not f.seekable():
+        return False
+    start = frames - BLOCK
+    try:
+        f.seek(start)
+        got = len(f.read(BLOCK, dtype="float32", always_2d=True))
+    except Exception:  # a failed seek or read at the end: the data is not all there
+        got = 0
+    return BLOCK - got > SLACK
+
+
+def _wav_declared_frames(path: Path) -> int | None:
+    """The frame count a RIFF/WAVE header declares for its data chunk (libsndfile reports what is present), or None."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            block_align = None
+            while len(chunk := fh.read(8)) == 8:
+                name, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+                if name == b"fmt ":
+                    fmt = fh.read(size + (size & 1))
+                    block_align = int.from_bytes(fmt[12:14], "little") if len(fmt) >= 14 else None
+                elif name == b"data":
+                    streamed = size in (0, 0xFFFFFFFF)  # writers that could not seek back leave a placeholder
+                    return None if streamed or not block_align else size // block_align
+                else:
+                    fh.seek(size + (size & 1), os.SEEK_CUR)
+    except OSError:
+        return None
+    return None

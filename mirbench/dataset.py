@@ -21,6 +21,11 @@ class DatasetError(Exception):
     """A dataset cannot be found or built; the message says where and how to fix it."""
 
 
+class UnknownEntryError(DatasetError, ValueError):
+    """A label file or split list names a class or track the dataset does not have; the message names the file,
+    the line or track, and the unknown entry (a ValueError too, as protocols raise for lists that do not fit)."""
+
+
 class AudioError(Exception):
     """A track's audio cannot be read or decoded."""
 
@@ -46,9 +51,12 @@ class ValidationReport:
     """What `Dataset.validate` found.
 
     `problems` make a track unusable (it is skipped and counted in reports):
-    kind "missing" or "unreadable". `warnings` leave it usable but worth a look:
-    kind "sample-rate" (it will be resampled) or "checksum" (it differs from
-    the published file, so results may not be comparable).
+    kind "missing", "unreadable" (no decodable audio: empty, corrupt, not a
+    file, not readable) or "non-finite" (NaN or infinite samples). `warnings`
+    leave it usable but worth a look: kind "sample-rate" (it will be
+    resampled), "truncated" (shorter than its header says: it loads as far as
+    it goes) or "checksum" (it differs from the published file, so results may
+    not be comparable). A track has one kind: a problem's, else its last warning's.
     """
 
     dataset: str
@@ -114,9 +122,19 @@ class Dataset:
         if len(set(ids)) != len(ids):
             raise DatasetError(f"dataset {self.name!r} has duplicate track ids")
         self._by_id = {t.id: t for t in self.tracks}
-        unknown = {lab for t in self.tracks for lab in t.labels} - set(self.classes)
+        unknown = [(t.id, lab) for t in self.tracks for lab in t.labels if lab not in set(self.classes)]
         if unknown:
-            raise DatasetError(f"dataset {self.name!r}: labels {sorted(unknown)} are not among its classes")
+            shown = "; ".join(f"track {tid!r} has {lab!r}" for tid, lab in unknown[:3])
+            more = f"; and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+            raise UnknownEntryError(
+                f"dataset {self.name!r}: labels {sorted({lab for _, lab in unknown})} are not among its classes "
+                f"({', '.join(self.classes)}): {shown}{more}; correct the labels, or add the classes"
+            )
+
+    @classmethod
+    def check_params(cls, **params) -> None:
+        """Raise DatasetError for a parameter value the dataset cannot take, without opening it (suites are
+        checked this way before any run); subclasses check theirs, and call it from `__init__` too."""
 
     @classmethod
     def task_for(cls, params: dict) -> Task | None:
@@ -153,8 +171,9 @@ class Dataset:
         return load_audio(track.path, sample_rate)
 
     def validate(self) -> ValidationReport:
-        """Check that every track's file exists, its audio header can be read, and its sample rate is the published one."""
-        from mirbench.audio import probe
+        """Check that every track's file exists, its audio decodes (header, first and last blocks, every sample of
+        a float file), and its sample rate is the published one; tracks with a problem are skipped by runs."""
+        from mirbench.audio import check_samples, probe
 
         report = ValidationReport(self.name, len(self.tracks))
         for t in self.tracks:
@@ -163,9 +182,12 @@ class Dataset:
                 continue
             try:
                 info = probe(t.path)
+                truncated = check_samples(t.path, info)
             except AudioError as exc:
-                report.problem(t.id, "unreadable", str(exc))
+                report.problem(t.id, getattr(exc, "kind", "unreadable"), str(exc))
                 continue
+            if truncated:
+                report.warn(t.id, "truncated", truncated)
             if self.expected_sample_rate and info.sample_rate != self.expected_sample_rate:
                 report.warn(
                     t.id, "sample-rate", f"{t.path}: {info.sample_rate} Hz, expected {self.expected_sample_rate} Hz (resampled on load)"

@@ -51,7 +51,14 @@ def md5sum(path: Path) -> str:
 
 
 def checked(path: Path, resource: Resource, label: str | None = None) -> Path:
-    actual = md5sum(path)
+    """`path`, after checking that its md5 is the published file's; FetchError (naming the file) otherwise."""
+    try:
+        actual = md5sum(path)
+    except OSError as exc:
+        raise FetchError(
+            f"{label or path}: cannot read it ({exc.strerror or exc}); put the published {resource.name} "
+            f"({resource.source}) there"
+        ) from None
     if actual != resource.md5:
         raise FetchError(
             f"{label or path} has md5 {actual}, but {resource.name} as published ({resource.source}) has md5 {resource.md5}; "

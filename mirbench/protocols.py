@@ -19,7 +19,7 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
-from mirbench.dataset import Dataset
+from mirbench.dataset import Dataset, UnknownEntryError
 
 PARTS = ("train", "valid", "test")
 KFOLD = "k-fold"  # proportions=None spelt so that a TOML suite can ask for it
@@ -393,9 +393,11 @@ class FixedSplit(Protocol):
         for part, ids in self._ids.items():
             unknown = [i for i in ids if i not in known]
             if unknown:
-                raise ValueError(
+                given = self._given[part]
+                source = f"; listed in {given}" if isinstance(given, (str, os.PathLike)) else ""
+                raise UnknownEntryError(
                     f"fixed-split: {len(unknown)} ids in {part!r} are not tracks of dataset "
-                    f"{dataset.name!r}: {_some(unknown)}"
+                    f"{dataset.name!r}: {_some(unknown)}{source} (list only ids of the dataset's tracks)"
                 )
         for part in ("train", "test"):
             if not self._ids[part]:

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import ClassVar
 
-from mirbench.dataset import Dataset, DatasetError, Track, ValidationReport
+from mirbench.dataset import Dataset, DatasetError, Track, UnknownEntryError, ValidationReport
 from mirbench.fetch import Resource, checked, fetch, md5sum
 from mirbench.protocols import KFOLD, FixedSplit, Fold, Protocol, StratifiedGroupKFold
 
@@ -111,9 +111,8 @@ class GTZANDataset(Dataset):
                 "gtzan is read from your copy of the dataset, but no data root is set; pass --data-root DIR "
                 f"or set MIRBENCH_DATA, with the dataset under DIR/gtzan/:\n{EXPECTED_LAYOUT}"
             )
+        self.check_params(checksums, tracks_per_genre)
         n = tracks_per_genre
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= TRACKS_PER_GENRE:
-            raise DatasetError(f"gtzan: tracks_per_genre must be an integer from 1 to {TRACKS_PER_GENRE}, got {n!r}")
         root = Path(root).expanduser()
         if not root.is_dir():
             raise DatasetError(
@@ -135,6 +134,15 @@ class GTZANDataset(Dataset):
                 tracks.append(Track(tid, path, (genre,), meta=meta))
         params = {"checksums": str(checksums) if checksums else None, "tracks_per_genre": n}
         super().__init__(tracks, GENRES, "single-label", SAMPLE_RATE, params=params)
+
+    @classmethod
+    def check_params(cls, checksums: str | None = None, tracks_per_genre: int = TRACKS_PER_GENRE) -> None:
+        """`tracks_per_genre` from 1 to 100; `checksums` a path (its content is read when the dataset opens)."""
+        n = tracks_per_genre
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= TRACKS_PER_GENRE:
+            raise DatasetError(f"gtzan: tracks_per_genre must be an integer from 1 to {TRACKS_PER_GENRE}, got {n!r}")
+        if checksums is not None and not isinstance(checksums, (str, os.PathLike)):
+            raise DatasetError(f"gtzan: checksums must be the path of a JSON file of md5s, got {checksums!r}")
 
     def validate(self) -> ValidationReport:
         """Missing, unreadable and wrong-rate files; with `checksums`, .wav files whose md5 differs."""
@@ -175,10 +183,15 @@ def list_id(entry: str, where: str) -> str:
     parts = entry.replace("\\", "/").split("/")
     stem, ext = os.path.splitext(parts[-1])
     match = _ID.match(stem)
-    if ext.lower() not in EXTENSIONS + ("",) or not match or match["genre"] not in GENRES:
-        raise ValueError(f"{where}: {entry!r} does not name a GTZAN track (expected genre/genre.000NN.wav)")
+    if match and ext.lower() in EXTENSIONS + ("",) and match["genre"] not in GENRES:
+        raise UnknownEntryError(
+            f"{where}: {entry!r} names the genre {match['genre']!r}, which is not one of GTZAN's ({', '.join(GENRES)}); "
+            "use the published list"
+        )
+    if ext.lower() not in EXTENSIONS + ("",) or not match:
+        raise UnknownEntryError(f"{where}: {entry!r} does not name a GTZAN track (expected genre/genre.000NN.wav)")
     if len(parts) > 1 and parts[-2] != match["genre"]:
-        raise ValueError(f"{where}: {entry!r} puts a {match['genre']} track under the folder {parts[-2]!r}")
+        raise UnknownEntryError(f"{where}: {entry!r} puts a {match['genre']} track under the folder {parts[-2]!r}")
     return stem
 
 
@@ -187,9 +200,11 @@ class GTZANFaultFiltered(Protocol):
 
     The lists are fetched from coreyker/dnn-mgr at a pinned commit and checked
     by md5 (see `FAULT_FILTERED_LISTS`); `train`, `valid`, `test` may instead
-    be paths to local copies, which must match the same md5s. A listed track
-    that the index lacks is a ValueError naming it; one that is in the index
-    but absent on disk is reported by `validate` and skipped by the runner.
+    be paths to local copies, which must match the same md5s. Listed tracks
+    that the index lacks are one UnknownEntryError (a DatasetError and a
+    ValueError) naming the list files, the first ids and their count; a listed
+    track that is in the index but absent or unreadable on disk is reported by
+    `validate` and skipped by the runner, which records it in each trial.
     """
 
     name: ClassVar[str] = "gtzan-fault-filtered"
@@ -212,26 +227,39 @@ class GTZANFaultFiltered(Protocol):
             return fetch(resource)
         path = Path(given).expanduser()
         if not path.is_file():
-            raise FileNotFoundError(f"{self.name}: the {part} list {path} does not exist")
+            what = "is a directory, not the list file" if path.is_dir() else "does not exist"
+            raise FileNotFoundError(f"{self.name}: the {part} list {path} {what}")
         return checked(path, resource, f"the {part} list {path}")
 
     def lists(self) -> dict[str, list[str]]:
         """Track ids of each part, in the order of the published files."""
+        return {part: ids for part, (_, ids) in self.read_lists().items()}
+
+    def read_lists(self) -> dict[str, tuple[Path, list[str]]]:
+        """Each part's list file and its track ids, in file order; an entry that names no GTZAN track names its line."""
         out = {}
         for part in FAULT_FILTERED_LISTS:
             path = self.list_path(part)
-            lines = path.read_text(encoding="utf-8").splitlines()
-            out[part] = [list_id(s.strip(), f"{path}:{k}") for k, s in enumerate(lines, 1) if s.strip()]
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = getattr(exc, "strerror", None) or exc
+                raise DatasetError(f"{self.name}: cannot read the {part} list {path} ({reason}); replace it with the published file") from None
+            out[part] = (path, [list_id(s.strip(), f"{path}:{k}") for k, s in enumerate(lines, 1) if s.strip()])
         return out
 
     def folds(self, dataset: Dataset) -> list[Fold]:
-        lists = self.lists()
+        lists = self.read_lists()
         known = {t.id for t in dataset.tracks}
-        unknown = [i for ids in lists.values() for i in ids if i not in known]
-        if unknown:
-            shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
-            raise ValueError(
-                f"{self.name}: {len(unknown)} listed track(s) are not in the {dataset.name!r} index: {shown}"
-                + (" (tracks_per_genre is below 100)" if dataset.params.get("tracks_per_genre", 100) < 100 else "")
+        unknown = {path: [i for i in ids if i not in known] for path, ids in lists.values()}
+        flat = [i for ids in unknown.values() for i in ids]
+        if flat:
+            shown = ", ".join(flat[:5]) + (f" and {len(flat) - 5} more" if len(flat) > 5 else "")
+            files = ", ".join(f"{path} ({len(ids)})" for path, ids in unknown.items() if ids)
+            short = dataset.params.get("tracks_per_genre", 100) < 100
+            fix = "tracks_per_genre is below 100: index all 100 tracks of each genre" if short else "use the published lists"
+            raise UnknownEntryError(
+                f"{self.name}: {len(flat)} listed track(s) are not in the {dataset.name!r} index: {shown}; "
+                f"listed in {files} ({fix})"
             )
-        return FixedSplit(**lists).folds(dataset)
+        return FixedSplit(**{part: ids for part, (_, ids) in lists.items()}).folds(dataset)

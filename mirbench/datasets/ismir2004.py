@@ -16,7 +16,7 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
-from mirbench.dataset import Dataset, DatasetError, Track
+from mirbench.dataset import Dataset, DatasetError, Track, UnknownEntryError
 from mirbench.protocols import Fold, Protocol, StratifiedGroupKFold
 
 __all__ = ["ISMIR2004Dataset", "ISMIR2004TrainDev", "CLASSES", "SUBSETS", "read_tracklist"]
@@ -58,7 +58,7 @@ def read_tracklist(path: Path) -> list[dict]:
                 entry["extra"] = row[len(COLUMNS):]
                 entry["line"] = line
                 if entry["class"] not in CLASSES:
-                    raise DatasetError(
+                    raise UnknownEntryError(
                         f"ismir2004: {path} row {line}: unknown class {entry['class']!r}; "
                         f"expected one of {', '.join(CLASSES)}"
                     )
@@ -101,14 +101,8 @@ class ISMIR2004Dataset(Dataset):
                 "ismir2004 is read from your copy of the dataset, but no data root is set; pass --data-root DIR "
                 f"or set MIRBENCH_DATA, with the dataset under DIR/ismir2004/:\n{EXPECTED_LAYOUT}"
             )
+        self.check_params(subsets, clip_seconds)
         subsets = [subsets] if isinstance(subsets, str) else list(subsets)
-        bad = [s for s in subsets if s not in SUBSETS]
-        if bad or not subsets or len(set(subsets)) != len(subsets):
-            raise DatasetError(f"ismir2004: subsets must be distinct names among {', '.join(SUBSETS)}, got {subsets!r}")
-        if clip_seconds is not None and (
-            isinstance(clip_seconds, bool) or not isinstance(clip_seconds, numbers.Real) or not clip_seconds > 0
-        ):
-            raise DatasetError(f"ismir2004: clip_seconds must be a positive number or absent, got {clip_seconds!r}")
         self.root = base = self.find_base(Path(root).expanduser(), subsets)
         tracks = []
         for subset in subsets:
@@ -126,6 +120,20 @@ class ISMIR2004Dataset(Dataset):
         self.clip_seconds = None if clip_seconds is None else float(clip_seconds)
         params = {"subsets": subsets, "clip_seconds": self.clip_seconds}
         super().__init__(tracks, CLASSES, "single-label", SAMPLE_RATE, params=params)
+
+    @classmethod
+    def check_params(
+        cls, subsets: Sequence[str] = ("training", "development"), clip_seconds: float | None = None
+    ) -> None:
+        """`subsets`: distinct names among training, development, evaluation; `clip_seconds`: positive or absent."""
+        names = [subsets] if isinstance(subsets, str) else subsets
+        listed = isinstance(names, (list, tuple))
+        if not listed or not names or any(s not in SUBSETS for s in names) or len(set(names)) != len(names):
+            raise DatasetError(f"ismir2004: subsets must be distinct names among {', '.join(SUBSETS)}, got {subsets!r}")
+        if clip_seconds is not None and (
+            isinstance(clip_seconds, bool) or not isinstance(clip_seconds, numbers.Real) or not clip_seconds > 0
+        ):
+            raise DatasetError(f"ismir2004: clip_seconds must be a positive number or absent, got {clip_seconds!r}")
 
     @staticmethod
     def find_base(root: Path, subsets: list[str]) -> Path:

@@ -7,13 +7,14 @@ the key path; nothing is run and no audio is touched.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import itertools
 import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mirbench.dataset import DatasetError
+from mirbench.suite.params import accepted_params, check_kinds, check_names, raised, vet
 from mirbench.suite.report_checks import check_report
 from mirbench.suite.schema import SCHEMA, SuiteError, check, nearest
 
@@ -22,7 +23,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Suite", "Variant", "SuiteError", "load_suite", "expand_grid"]
+__all__ = ["Suite", "Variant", "SuiteError", "load_suite", "expand_grid", "accepted_params"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,12 @@ def read_toml(path: Path) -> dict:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise SuiteError(f"{path}: no such suite file") from None
+    except IsADirectoryError:
+        raise SuiteError(f"{path}: is a directory; give the path of a suite file (.toml) in it") from None
+    except OSError as exc:
+        raise SuiteError(f"{path}: cannot read the suite file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise SuiteError(f"{path}: not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise SuiteError(f"{path}: not valid TOML: {exc}") from None
 
@@ -148,22 +155,6 @@ def expand_grid(grid: dict, where: str) -> list[dict]:
     return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
 
 
-def accepted_params(factory) -> tuple[set[str], bool]:
-    """Parameter names a class's constructor takes, and whether it takes **kwargs."""
-    sig = inspect.signature(factory)
-    names = {n for n, p in sig.parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-    return names, any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
-
-
-def check_params(factory, params: dict, where: str, what: str) -> None:
-    names, open_ended = accepted_params(factory)
-    for key in params:
-        if key not in names and not open_ended:
-            raise SuiteError(
-                f"{where}: {what} has no parameter {key!r}{nearest(key, names)} (parameters: {', '.join(sorted(names))})"
-            )
-
-
 def check_shared_params(data: dict, where: str) -> None:
     """Every suite-level parameter is taken by at least one of the suite's systems (else it is a typo)."""
     from mirbench.registry import RegistryError, systems
@@ -185,6 +176,7 @@ def check_shared_params(data: dict, where: str) -> None:
 
 
 def build_variants(data: dict, where: str) -> list[Variant]:
+    """The variants of every [[systems]] entry: parameter names, kinds and values checked, grids expanded."""
     from mirbench.registry import RegistryError, systems
 
     if not data.get("systems"):
@@ -202,17 +194,21 @@ def build_variants(data: dict, where: str) -> list[Variant]:
         both = sorted(set(params) & set(grid))
         if both:
             raise SuiteError(f"{where}: '{here}': {both} appear in both params and grid; keep one")
-        check_params(factory, {**params, **grid}, where, f"'{here}' (system {spec['name']!r})")
+        what = f"system {spec['name']!r}"
+        check_names(factory, params, where, f"{here}.params", what)
+        check_names(factory, grid, where, f"{here}.grid", what)
         names, open_ended = accepted_params(factory)
-        params = {k: v for k, v in shared.items() if k in names or open_ended} | params
+        taken = {k: v for k, v in shared.items() if k in names or open_ended}
+        check_kinds(factory, {k: (f"params.{k}", v) for k, v in taken.items()}, where, what)
+        paths = {k: f"params.{k}" for k in taken} | {k: f"{here}.params.{k}" for k in params}
+        paths |= {k: f"{here}.grid.{k}" for k in grid}
+        params = taken | params
+        check_kinds(factory, {k: (paths[k], v) for k, v in params.items()}, where, what)
         label = spec.get("label", spec["name"])
         for point in expand_grid(grid, f"{where}: '{here}"):
+            check_kinds(factory, {k: (paths[k], v) for k, v in point.items()}, where, what)
             merged = {**params, **point}
-            if hasattr(factory, "check_params"):  # a system may vet its values before any run
-                try:
-                    factory(**merged).check_params()
-                except ValueError as exc:
-                    raise SuiteError(f"{where}: '{here}': {exc}") from None
+            vet_system(factory, merged, paths, where, here)
             variants.append(Variant(spec["name"], label, merged))
     ids = [v.id for v in variants]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
@@ -221,8 +217,44 @@ def build_variants(data: dict, where: str) -> list[Variant]:
     return variants
 
 
+def vet_system(factory, params: dict, paths: dict[str, str], where: str, here: str) -> None:
+    """A system with `check_params` vets its values before any run; the error names the key to blame."""
+    if hasattr(factory, "check_params"):
+        vet(raised(lambda **p: factory(**p).check_params(), ValueError, TypeError), params, paths, where, here)
+
+
+def check_quick(data: dict, variants: list[Variant], where: str) -> None:
+    """`quick.params` values are of the right kind and good for each system that takes them.
+
+    A key no system takes is let through: quick overrides are meant for "systems that take these parameters"
+    (a parent suite's [quick] may serve children with other systems).
+    """
+    from mirbench.registry import systems
+
+    overrides = data.get("quick", {}).get("params", {})
+    paths = {k: f"quick.params.{k}" for k in overrides}
+    for variant in variants:
+        factory = systems.get(variant.system)
+        names, open_ended = accepted_params(factory)
+        mine = {k: v for k, v in overrides.items() if k in names or open_ended}
+        if not mine:
+            continue
+        what = f"system {variant.system!r}"
+        check_kinds(factory, {k: (paths[k], v) for k, v in mine.items()}, where, what)
+        vet_system(factory, {**variant.params, **mine}, {**{k: "quick.params" for k in variant.params}, **paths},
+                   where, "quick.params")
+
+
+def check_unique(data: dict, key: str, where: str) -> None:
+    """A seed or metric listed twice would run (or score) the same thing twice and overwrite its results."""
+    values = data.get(key, [])
+    for i, value in enumerate(values):
+        if value in values[:i]:
+            raise SuiteError(f"{where}: '{key}[{i}]': {value!r} is listed twice; remove the repeat")
+
+
 def check_components(data: dict, where: str) -> None:
-    """Dataset, protocol and metric names exist and their parameters are ones they take."""
+    """Dataset, protocol and metric names exist, and their parameters are ones they take, of the right kind and value."""
     from mirbench.metrics import METRICS
     from mirbench.registry import RegistryError, datasets, protocols
 
@@ -233,7 +265,12 @@ def check_components(data: dict, where: str) -> None:
             factory = registry.get(name)
         except RegistryError as exc:
             raise SuiteError(f"{where}: '{section}.name': {exc}") from None
-        check_params(factory, spec, where, f"'{section}' ({name!r})")
+        what = f"{section} {name!r}"
+        check_names(factory, spec, where, section, what)
+        check_kinds(factory, {k: (f"{section}.{k}", v) for k, v in spec.items()}, where, what)
+        paths = {k: f"{section}.{k}" for k in spec}
+        if section == "dataset" and hasattr(factory, "check_params"):  # values, without opening the dataset
+            vet(raised(factory.check_params, DatasetError, ValueError, TypeError), spec, paths, where, section)
         bound = getattr(factory, "dataset", None) if section == "protocol" else None
         if bound and bound != data["dataset"]["name"]:
             raise SuiteError(
@@ -247,12 +284,10 @@ def check_components(data: dict, where: str) -> None:
             except ValueError as exc:
                 raise SuiteError(f"{where}: 'dataset': {exc}") from None
         if section == "protocol":  # cheap to build: catches bad values (proportions, folds) before any run
-            try:
-                factory(**spec)
-            except (ValueError, TypeError) as exc:
-                raise SuiteError(f"{where}: 'protocol': {exc}") from None
+            vet(raised(factory, ValueError, TypeError), spec, paths, where, section)
     spec = dict(data["dataset"])
     task = datasets.get(spec.pop("name")).task_for(spec)
+    check_unique(data, "metrics", where)
     for i, metric in enumerate(data.get("metrics", [])):
         if metric not in METRICS:
             raise SuiteError(f"{where}: 'metrics[{i}]': unknown metric {metric!r}{nearest(metric, METRICS)}")
@@ -274,9 +309,11 @@ def load_suite(path: str | Path) -> Suite:
             raise SuiteError(f"{where}: missing required table [{section}]")
     check_components(data, where)
     variants = build_variants(data, where)
+    check_quick(data, variants, where)
     check_report(data, variants, where)
     for i, seed in enumerate(data.get("seeds", [])):
         if seed < 0:
             raise SuiteError(f"{where}: 'seeds[{i}]' must be >= 0, got {seed}")
+    check_unique(data, "seeds", where)
     name = data.setdefault("name", path.stem)
     return Suite(name=name, version=str(data["version"]), path=path, data=data, variants=variants)

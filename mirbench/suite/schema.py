@@ -67,6 +67,17 @@ def name_list(v):
     return nonempty_list(v) or str_list(v)
 
 
+def file_name(v):
+    """A suite name names its results folder and report files: no path separators, not empty, not '.' or '..'."""
+    if not v.strip() or v.strip() in (".", "..") or any(c in v for c in "/\\"):
+        return "must be a plain name, not empty, '.' or '..' and without '/' or '\\' (it names the results folder and reports)"
+    return None
+
+
+def nonempty_str(v):
+    return None if v.strip() else "must not be empty"
+
+
 def auc_kind(v):
     return None if v in ("roc_auc", "pr_auc") else "must be 'roc_auc' or 'pr_auc'"
 
@@ -84,10 +95,10 @@ PUBLISHED = [
 WHERE = {"*": Field((str, int, float, bool), doc="dimension -> value: only matching trials enter")}
 
 SCHEMA: dict[str, Any] = {
-    "name": Field((str,), doc="suite name (default: file stem)"),
+    "name": Field((str,), check=file_name, doc="suite name (default: file stem)"),
     "version": Field((str, int), required=True, doc="bumped when results stop being comparable"),
     "description": Field((str,)),
-    "extends": Field((str,), doc="parent suite: a path relative to this file"),
+    "extends": Field((str,), check=nonempty_str, doc="parent suite: a path relative to this file"),
     "seeds": Field((list,), check=int_list),
     "metrics": Field((list,), check=name_list),
     "params": Field((dict,), doc="parameters for every system that takes them; a system's own params and grid win"),

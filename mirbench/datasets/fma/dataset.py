@@ -69,7 +69,7 @@ class FMADataset(Dataset):
     fixed_task = "single-label"
 
     def __init__(self, root=None, subset: str = "small", top_genres: int | None = None):
-        check_params(subset, top_genres)
+        self.check_params(subset, top_genres)
         if root is None:
             raise DatasetError(
                 "dataset 'fma' is read from your copy of FMA, but no data root is set: pass --data-root DIR "
@@ -128,6 +128,11 @@ class FMADataset(Dataset):
             SAMPLE_RATE,
             params={"subset": subset, "top_genres": self.top_genres},
         )
+
+    @classmethod
+    def check_params(cls, subset: str = "small", top_genres: int | None = None) -> None:
+        """`subset` small, medium or large; `top_genres` a positive integer or absent."""
+        check_params(subset, top_genres)
 
     @property
     def features_path(self) -> Path:

@@ -7,12 +7,13 @@ sizes stay exact; `validate` reports missing and unreadable clips.
 
 from __future__ import annotations
 
+import difflib
 import numbers
 from pathlib import Path
 
 import numpy as np
 
-from mirbench.dataset import Dataset, DatasetError, Track, ValidationReport
+from mirbench.dataset import Dataset, DatasetError, Track, UnknownEntryError, ValidationReport
 from mirbench.datasets.mtat.annotations import ANNOTATIONS, DIRECTORIES, read_annotations, song_of, top_tags
 from mirbench.fetch import FetchError
 
@@ -76,18 +77,11 @@ class MTATDataset(Dataset):
     fixed_task = "multi-label"
 
     def __init__(self, root=None, n_tags: int = 50, tags: str = "top"):
-        if isinstance(n_tags, bool) or not isinstance(n_tags, numbers.Integral) or n_tags < 1:
-            raise DatasetError(f"mtat: n_tags must be a positive integer, got {n_tags!r}")
-        if tags not in TAG_CHOICES:
-            raise DatasetError(f"mtat: tags must be one of {', '.join(map(repr, TAG_CHOICES))}, got {tags!r}")
-        if tags == "published" and n_tags != 50:
-            raise DatasetError(
-                f"mtat: tags='published' is the published list of 50 tags; n_tags={n_tags} contradicts it"
-            )
+        self.check_params(n_tags, tags)
         self.root = locate(root)
         self.audio_root = audio_root(self.root)
         annotations = read_annotations(self.root / ANNOTATIONS)
-        classes = top_tags(annotations, int(n_tags)) if tags == "top" else published_tags(annotations.tag_names)
+        classes = top_tags(annotations, int(n_tags)) if tags == "top" else published_tags(annotations.tag_names, annotations.path)
         columns = annotations.tags[:, [annotations.tag_names.index(c) for c in classes]]
         tracks = [
             Track(
@@ -101,6 +95,18 @@ class MTATDataset(Dataset):
         ]
         super().__init__(tracks, classes, "multi-label", SAMPLE_RATE, params={"n_tags": int(n_tags), "tags": tags})
 
+    @classmethod
+    def check_params(cls, n_tags: int = 50, tags: str = "top") -> None:
+        """`n_tags` a positive integer; `tags` "top" or "published" (which is 50 tags)."""
+        if isinstance(n_tags, bool) or not isinstance(n_tags, numbers.Integral) or n_tags < 1:
+            raise DatasetError(f"mtat: n_tags must be a positive integer, got {n_tags!r}")
+        if tags not in TAG_CHOICES:
+            raise DatasetError(f"mtat: tags must be one of {', '.join(map(repr, TAG_CHOICES))}, got {tags!r}")
+        if tags == "published" and n_tags != 50:
+            raise DatasetError(
+                f"mtat: tags='published' is the published list of 50 tags; n_tags={n_tags} contradicts it"
+            )
+
     def validate(self) -> ValidationReport:
         """Missing, unreadable and off-rate clips; the known-bad clips of the published archive say so."""
         report = super().validate()
@@ -110,15 +116,27 @@ class MTATDataset(Dataset):
         return report
 
 
-def published_tags(columns: tuple[str, ...]) -> tuple[str, ...]:
-    """The 50 tags of the published tags.npy, in its order; each must be a column of the annotations."""
+def published_tags(columns: tuple[str, ...], annotations: Path | str = ANNOTATIONS) -> tuple[str, ...]:
+    """The 50 tags of the published tags.npy, in its order; each must be a column of the annotations file."""
     from mirbench.datasets.mtat.lists import TAGS, published, read_entries
 
     try:
-        names = tuple(read_entries(published(TAGS), "the published tag list"))
+        path = published(TAGS)
+        names = tuple(read_entries(path, "the published tag list"))
     except (FetchError, ValueError) as exc:
         raise DatasetError(f"mtat: tags='published' needs the published tag list: {exc}") from None
     absent = [t for t in names if t not in columns]
     if absent:
-        raise DatasetError(f"mtat: published tags {absent} are not columns of {ANNOTATIONS}")
+        hint = "".join(f"{t!r}{similar(t, columns)}; " for t in absent[:3])
+        hint += f"and {len(absent) - 3} more; " if len(absent) > 3 else ""
+        raise UnknownEntryError(
+            f"mtat: the published tag list {path} names {len(absent)} tag(s) that are not columns of {annotations}: "
+            f"{hint}use the published {ANNOTATIONS}, or tags = \"top\""
+        )
     return names
+
+
+def similar(name: str, options) -> str:
+    """' (a column is named 'x')' for the closest of `options`, or nothing: the likely renamed column."""
+    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
+    return f" (a column is named {close[0]!r})" if close else ""

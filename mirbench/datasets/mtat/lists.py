@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from mirbench.dataset import UnknownEntryError
 from mirbench.fetch import FetchError, Resource, checked, fetch
 
 REPOSITORY = "minzwon/sota-music-tagging-models"
@@ -102,7 +103,7 @@ def resolve(entries: Sequence[str], rows: dict[int, tuple[str, str]], by_path: d
         else:
             ids.append(rows[row][0])
     if wrong:
-        raise ValueError(
+        raise UnknownEntryError(
             f"{what}: {len(wrong)} of its {len(entries)} entries do not match this copy of "
             f"annotations_final.csv (list entries name its rows): {_some(wrong)}"
         )
