@@ -128,7 +128,7 @@ def cmd_run(args) -> int:
         f"{len(summary.failed)} failed; results in {summary.results}"
     )
     if summary.unusable_tracks:
-        print(f"{len(summary.unusable_tracks)} track(s) skipped as unreadable (listed in the report)")
+        print(f"{len(summary.unusable_tracks)} track(s) skipped as unusable: missing, unreadable or invalid audio (listed in the report)")
     for line in summary.failed:
         print(f"  failed: {line}", file=sys.stderr)
     try:

@@ -27,7 +27,18 @@ class UnknownEntryError(DatasetError, ValueError):
 
 
 class AudioError(Exception):
-    """A track's audio cannot be read or decoded."""
+    """A track's audio cannot be read or decoded; `track_id` names the track where the caller knows it."""
+
+    def __init__(self, message: str, track_id: str | None = None):
+        super().__init__(message)
+        self.track_id = track_id
+
+    @classmethod
+    def of_track(cls, track_id: str, exc: "AudioError") -> "AudioError":
+        """`exc` with the track's id in front of its message and attached (its kind kept)."""
+        error = cls(f"track {track_id!r}: {exc}", track_id)
+        error.kind = getattr(exc, "kind", "unreadable")
+        return error
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,7 @@ class FeatureStore:
             try:
                 entry = self.entry_path(dataset, track, frontend)
             except AudioError as exc:
-                raise AudioError(f"track {track.id!r}: {exc}") from None
+                raise AudioError.of_track(track.id, exc) from None
             cached = _read_entry(entry, mmap) if entry is not None else None
             if cached is not None:
                 out[i] = cached
@@ -184,7 +184,7 @@ class FeatureStore:
             try:
                 audio = dataset.load_audio(track, frontend.sample_rate)
             except AudioError as exc:
-                raise AudioError(f"track {track.id!r}: {exc}") from None
+                raise AudioError.of_track(track.id, exc) from None
             if batch and (len(batch) + 1) * max(longest, len(audio)) > self.max_batch_samples:
                 yield batch, audios
                 batch, audios, longest = [], [], 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -102,8 +102,25 @@ def scalar_metrics(values: dict) -> dict[str, float]:
 
 
 def execute(spec: TrialSpec) -> dict:
-    """Run one trial and return its record (status "ok" or "failed")."""
+    """Run one trial and return its record (status "ok" or "failed").
+
+    A track whose audio turns out unusable only when the trial decodes it (validation
+    passed it) is skipped like the ones validation found: the trial starts again without
+    it, and the record lists it among `skipped` with the reason. Features computed before
+    are in the cache, so the restart costs little.
+    """
+    while True:
+        record, unusable = attempt(spec)
+        if unusable is None:
+            return record
+        spec = replace(spec, skipped={**spec.skipped, **unusable})
+
+
+def attempt(spec: TrialSpec) -> tuple[dict, dict | None]:
+    """One run of a trial: its record, and {track id: reason} when a track's audio failed to decode (else None)."""
     import torch
+
+    from mirbench.dataset import AudioError
 
     from mirbench.datasets import open_dataset
     from mirbench.device import memory_meter, out_of_memory, release, resolve_device, resolve_precision
@@ -120,7 +137,7 @@ def execute(spec: TrialSpec) -> dict:
     ]
     record["provenance"]["started_at"] = now()
     watch = Stopwatch()
-    device = None
+    device = unusable = None
     try:
         torch.set_num_threads(max(1, spec.threads))
         device = resolve_device(spec.device)
@@ -169,10 +186,15 @@ def execute(spec: TrialSpec) -> dict:
             "feature_cache_misses": store.misses,
         }
         record["status"] = "ok"
+    except AudioError as exc:
+        if exc.track_id is None or exc.track_id in spec.skipped:  # not one track's audio: the trial fails
+            record["error"] = {"type": "AudioError", "message": str(exc), "traceback": traceback.format_exc()}
+        else:
+            unusable = {exc.track_id: f"{exc} (found while decoding)"}
     except Exception as exc:  # a failed trial is a result too; the run goes on
         reason = out_of_memory(exc, device) or {"type": type(exc).__name__, "message": str(exc)}
         record["error"] = {**reason, "traceback": traceback.format_exc()}
     if device is not None:
         release(device)  # after the except block: the traceback no longer holds the trial's tensors
     record["provenance"]["finished_at"] = now()
-    return record
+    return record, unusable

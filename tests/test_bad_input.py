@@ -23,6 +23,7 @@ import soundfile as sf
 from mirbench.cli import main
 from mirbench.suite import load_suite
 from mirbench.suite.schema import SCHEMA, Field
+from tests.conftest import SMOKE_SUITE
 
 # ============================================================================= helpers
 
@@ -578,8 +579,8 @@ def test_a_run_over_broken_audio_loses_nothing_else(broken_gtzan):
     assert run["code"] == 0, run["out"] + run["err"]
     assert "Traceback" not in run["out"] + run["err"]
     assert "4 trials: 0 already done, 4 ran ok, 0 failed" in run["out"]
-    assert f"{len(PROBLEMS)} track(s) skipped as unreadable" in run["out"]
-    assert f"{len(PROBLEMS)} track(s) could not be read and were left out of every fold" in run["report"]
+    assert f"{len(PROBLEMS)} track(s) skipped as unusable" in run["out"]
+    assert f"{len(PROBLEMS)} track(s) could not be used (missing, unreadable or invalid audio) and were left out of every fold" in run["report"]
     predicted = [i for r in run["records"] for i in r["predictions"]["track_ids"]]
     assert sorted(predicted) == sorted(t.id for t in dataset.tracks if t.id not in PROBLEMS)  # each usable one once
     assert all(math.isfinite(r["metrics"]["accuracy"]) for r in run["records"])
@@ -663,7 +664,7 @@ def test_garbage_mp3_is_a_recorded_skip(broken_mp3):
     (record,) = run["records"]
     assert record["status"] == "ok" and record["skipped"] == [{"id": garbage.id, "reason": report.problems[garbage.id]}]
     assert record["fold"]["train"] + record["fold"]["valid"] + record["fold"]["test"] == 2 * 6 * 3 - 1
-    assert "1 track(s) skipped as unreadable" in run["out"] and f"| {garbage.id} " in run["report"]
+    assert "1 track(s) skipped as unusable" in run["out"] and f"| {garbage.id} " in run["report"]
 
 
 def test_load_audio_of_a_truncated_mp3_returns_what_decodes(broken_mp3):
@@ -838,7 +839,7 @@ def test_gtzan_listed_track_missing_on_disk_is_a_recorded_skip(tmp_path, capsys,
         warnings.simplefilter("ignore")
         assert main(args) == 0
     out = capsys.readouterr()
-    assert "Traceback" not in out.out + out.err and "1 track(s) skipped as unreadable" in out.out
+    assert "Traceback" not in out.out + out.err and "1 track(s) skipped as unusable" in out.out
     (record,) = ResultStore(tmp_path / "res").records()
     assert record["status"] == "ok" and [s["id"] for s in record["skipped"]] == ["blues.00001"]
     assert record["skipped"][0]["reason"].endswith("blues.00001.wav: file not found")
@@ -879,3 +880,37 @@ def test_split_list_that_is_a_directory(tmp_path, capsys, monkeypatch):
     line = splits_error("gtzan-fault-filtered", tmp_path, capsys, params=["tracks_per_genre=2"])
     assert f"{tmp_path / 'splits' / 'gtzan' / 'train_filtered.txt'}: cannot read it (Is a directory)" in line
     assert "put the published gtzan/train_filtered.txt (coreyker/dnn-mgr @ bdad579ea6cb" in line
+
+
+# -- audio that passes validation and fails only when a trial decodes it ---------------------------------------
+
+
+def test_a_track_that_fails_mid_trial_is_skipped_and_the_trial_goes_on(write_suite, tmp_path, monkeypatch, capsys):
+    """A file validate() cannot fault (a codec only the full decode trips over, a file changed since) is skipped
+    like the tracks validation found: the trial starts again without it, and its record says why."""
+    from mirbench.dataset import AudioError
+    from mirbench.results import ResultStore
+    from mirbench.testing import SyntheticDataset
+
+    real = SyntheticDataset.load_audio
+    broken = SyntheticDataset(per_class=4).tracks[5].id
+
+    def load_audio(self, track, sample_rate):
+        if track.id == broken:
+            raise AudioError(f"{track.path}: cannot decode audio (corrupt frame at 1.2 s)")
+        return real(self, track, sample_rate)
+
+    monkeypatch.setattr(SyntheticDataset, "load_audio", load_audio)
+    suite = write_suite(SMOKE_SUITE.replace("per_class = 8", "per_class = 4"))
+    out = tmp_path / "results"
+    args = ["run", str(suite), "--results", str(out), "--reports", str(tmp_path / "rep"), "--no-progress"]
+    assert main(args + ["--device", "cpu"]) == 0
+    records = list(ResultStore(out).records())
+    assert records and all(r["status"] == "ok" for r in records)
+    for r in records:
+        (skip,) = r["skipped"]
+        assert skip["id"] == broken and "corrupt frame at 1.2 s" in skip["reason"] and "while decoding" in skip["reason"]
+        assert broken not in r["predictions"]["track_ids"]
+        assert r["fold"]["train"] + r["fold"]["valid"] + r["fold"]["test"] == 11
+    assert broken in (tmp_path / "rep" / "smoke.md").read_text()
+    assert "Traceback" not in capsys.readouterr().err

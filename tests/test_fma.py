@@ -345,7 +345,7 @@ def test_run_quick_on_the_tiny_tree_reports_the_skipped_files(tiny, tmp_path, ca
         assert any(line.startswith(f"| {system} ") for line in rows), system
     assert "## Split sizes by class" in report
     skipped = report[report.index("## Skipped tracks"):].split("\n## ")[0]
-    assert "3 track(s) could not be read" in skipped
+    assert "3 track(s) could not be used" in skipped
     assert re.search(r"\| +099134 \|.*099134.mp3: a known empty file .*: file is empty \(0 bytes\)", skipped)
     assert re.search(r"\| +108925 \|.*108925.mp3: a known empty file .*: cannot read audio header", skipped)
     assert re.search(r"\| +001499 \|.*file not found", skipped)

@@ -312,8 +312,8 @@ def run_quick(suite: Path, root: Path, tmp_path: Path, capsys) -> tuple[str, str
 def test_random_4fold_quick_run_reports_the_skipped_tracks(full_tree, tmp_path, capsys):
     out, report = run_quick(REPO / "suites" / "gtzan-random-4fold.toml", full_tree, tmp_path, capsys)
     assert "4 trials: 0 already done, 4 ran ok, 0 failed" in out
-    assert "2 track(s) skipped as unreadable" in out
-    assert "2 track(s) could not be read and were left out of every fold" in report
+    assert "2 track(s) skipped as unusable" in out
+    assert "2 track(s) could not be used (missing, unreadable or invalid audio) and were left out of every fold" in report
     skipped = [line for line in report.splitlines() if line.startswith(("| blues.", "| jazz."))]
     assert [line.split("|")[1].strip() for line in skipped] == ["blues.00029", "jazz.00054"]
     assert "blues.00029.wav: file not found" in skipped[0] and "cannot read audio header" in skipped[1]
@@ -326,5 +326,5 @@ def test_fault_filtered_quick_run(full_tree, tmp_path, capsys, monkeypatch):
     out, report = run_quick(REPO / "suites" / "gtzan-fault-filtered.toml", full_tree, tmp_path, capsys)
     assert "1 trials: 0 already done, 1 ran ok, 0 failed" in out
     # both bad tracks are in the published train list, so both are reported as left out
-    assert "2 track(s) could not be read and were left out of every fold" in report
+    assert "2 track(s) could not be used (missing, unreadable or invalid audio) and were left out of every fold" in report
     assert "| jazz.00054 " in report and "| blues.00029 " in report

@@ -248,9 +248,9 @@ def test_quick_run_reports_the_skipped_track(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "2 trials: 0 already done, 2 ran ok, 0 failed" in out and "1 track(s) skipped as unreadable" in out
+    assert "2 trials: 0 already done, 2 ran ok, 0 failed" in out and "1 track(s) skipped as unusable" in out
     report = (tmp_path / "rep" / "ismir-tiny-quick.md").read_text()
-    assert "1 track(s) could not be read and were left out of every fold" in report
+    assert "1 track(s) could not be used (missing, unreadable or invalid audio) and were left out of every fold" in report
     assert f"| {APOSTROPHE} " in report
     assert "| MFCC " in report and "67.21" in report and "68.45" in report
 

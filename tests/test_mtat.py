@@ -417,7 +417,7 @@ def test_12_1_3_suite_runs_quick_on_the_tiny_tree(tiny, tmp_path, capsys):
     row = next(line for line in report.splitlines() if line.startswith("| MFCC "))
     values = [float(v) for v in row.split("|")[2:6]]
     assert len(values) == 4 and all(0.0 <= v <= 1.0 for v in values), row
-    assert "| roc_auc_macro " in report and "1 track(s) could not be read" in report
+    assert "| roc_auc_macro " in report and "1 track(s) could not be used" in report
     assert re.search(r"\|\s+1238 \| .*file not found", report)
 
 

@@ -67,10 +67,10 @@ def skipped(records: list[dict]) -> str:
         for s in r.get("skipped", []):
             reasons[s["id"]] = s["reason"]
     if not reasons:
-        return "**Skipped tracks**: none (every track's audio was readable).\n"
+        return "**Skipped tracks**: none (every track's audio was usable).\n"
     rows = [[tid, first_line(why)] for tid, why in sorted(reasons.items())]
     return (
-        f"## Skipped tracks\n\n{len(reasons)} track(s) could not be read and were left out of every fold:\n\n"
+        f"## Skipped tracks\n\n{len(reasons)} track(s) could not be used (missing, unreadable or invalid audio) and were left out of every fold:\n\n"
         + tabulate(rows, ["track", "reason"], tablefmt="github")
         + "\n"
     )
