@@ -141,3 +141,20 @@ def test_to_device_pins_the_host_copy_for_cuda():
     t = dev.to_device(a, torch.device("cuda"))
     torch.cuda.synchronize()
     assert t.is_cuda and torch.equal(t.cpu(), torch.from_numpy(a))
+
+
+def test_the_report_shows_peak_gpu_memory_and_precision_when_trials_ran_on_a_gpu():
+    from mirbench.report.sections import provenance, timings
+
+    def record(label, peak):
+        return {"status": "ok", "variant": {"label": label, "id": label, "system": "x", "params": {}},
+                "n_parameters": 10, "training": {},
+                "timings": {"features_s": 1.0, "fit_s": 2.0, "predict_s": 0.5},
+                "resources": {"peak_gpu_memory_bytes": peak} if peak else {"process_peak_rss_bytes": 1},
+                "provenance": {"device": "cuda:0" if peak else "cpu", "precision": "bf16" if peak else "fp32"}}
+
+    on_gpu = timings([record("a", 3 * 2**30), record("a", 2**30), record("b", None)])
+    assert "peak GPU memory (MiB)" in on_gpu and "3,072" in on_gpu and "| —" in on_gpu.split("| b")[1]
+    assert "GPU" not in timings([record("b", None)])  # CPU runs: no column
+    suite = {"name": "s", "version": "1"}
+    assert "precision: bf16, fp32" in provenance(suite, [record("a", 1), record("b", None)], "res")

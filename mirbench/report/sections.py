@@ -106,19 +106,29 @@ def timings(records: list[dict]) -> str:
     if not ok:
         return ""
     groups = by_variant(ok)
+    on_gpu = any(gpu_peak(r) is not None for r in ok)
     rows = []
     for name in sorted(groups):
         rs = groups[name]
         t = {k: summarise([r["timings"][k] for r in rs]) for k in ("features_s", "fit_s", "predict_s")}
         n_params = rs[0].get("n_parameters")
+        peaks = [p for p in map(gpu_peak, rs) if p is not None]
         rows.append(
             [name, len(rs)]
             + [f"{t[k]['mean']:.2f}" for k in ("features_s", "fit_s", "predict_s")]
             + [f"{n_params:,}" if n_params else "—", training_summary(rs)]
+            + ([f"{max(peaks) / 2**20:,.0f}" if peaks else "—"] if on_gpu else [])
         )
     headers = ["system", "trials", "features (s)", "fit (s)", "predict (s)", "parameters", "training (mean)"]
+    headers += ["peak GPU memory (MiB)"] if on_gpu else []
     note = "Mean seconds per trial; feature time counts cache misses only (cached features cost ~0 s)."
+    note += " Peak GPU memory is the largest any trial of the system allocated." if on_gpu else ""
     return "## Training time\n\n" + tabulate(rows, headers, tablefmt="github", disable_numparse=True) + f"\n\n{note}\n"
+
+
+def gpu_peak(record: dict) -> int | None:
+    """The bytes of GPU memory a trial allocated at its peak; None for a trial on the CPU (or recorded before)."""
+    return (record.get("resources") or {}).get("peak_gpu_memory_bytes")
 
 
 def training_summary(records: list[dict]) -> str:
@@ -156,7 +166,8 @@ def provenance(suite: dict, records: list[dict], results_name: str) -> str:
         f"- suite: `{suite['name']}` version {suite['version']}, hash `{suite.get('hash', '?')}`",
         f"- trials: {ok} ok, {len(records) - ok} failed, from {len(records)} result files in `{results_name}`",
         f"- mirbench: {', '.join(values('mirbench')) or '?'}; git revision: {', '.join(values('git_revision')) or 'unknown'}",
-        f"- devices: {', '.join(values('device'))} ({', '.join(values('device_name'))})",
+        f"- devices: {', '.join(values('device'))} ({', '.join(values('device_name'))})"
+        + (f"; precision: {', '.join(values('precision'))}" if values("precision") else ""),
         f"- python: {', '.join(values('python'))}; platform: {', '.join(values('platform'))}",
         f"- libraries: {', '.join(sorted(libs))}",
         f"- run: {started[0] if started else '?'} to {finished[-1] if finished else '?'}",
