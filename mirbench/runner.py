@@ -223,13 +223,17 @@ def _run_parallel(queue: deque, workers: int, finish) -> list[TrialSpec]:
                         return list(running.values())
                     queue.popleft()
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                broken = []
                 for fut in finished:
                     spec = running.pop(fut)
                     try:
                         record = fut.result()
                     except BrokenProcessPool:
-                        return [spec, *running.values()]
+                        broken.append(spec)
+                        continue
                     finish(record)
+                if broken:
+                    return broken + list(running.values())
         except BaseException:  # Ctrl-C, or a result that cannot be written: stop the trials in flight
             pool.shutdown(wait=False, cancel_futures=True)
             raise
@@ -242,7 +246,8 @@ def _run_alone(spec: TrialSpec) -> dict:
         try:
             return pool.submit(execute, spec).result()
         except BrokenProcessPool:
-            return crashed(spec, message="the worker process running this trial died, twice (killed, or out of memory)")
+            return crashed(spec, message="the worker process running this trial died, and died again when the trial "
+                           "ran alone (killed, or out of memory)")
 
 
 def crashed(spec: TrialSpec, kind: str = "WorkerDied", message: str = "the worker process running this trial died") -> dict:
