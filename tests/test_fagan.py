@@ -85,11 +85,13 @@ def test_segments_never_take_a_track_across_splits(gtzan_fold, monkeypatch):
     assert all(len(p) for p in parts.values())
     seen: dict[int, list[str]] = {}  # id(Windows) -> the track of each segment drawn or tiled from it
     owners: dict[int, list[str]] = {}
+    alive: list[Windows] = []  # a freed Windows' id could be reused by the next one, merging two splits' keys
     original_init, original_sample, original_tiles = Windows.__init__, Windows.sample, Windows.tiles
 
     def init(self, clips, *args, **kwargs):
         original_init(self, clips, *args, **kwargs)
         owners[id(self)] = current[0]
+        alive.append(self)
 
     def sample(self, rng, n):
         batch, clips = original_sample(self, rng, n)
