@@ -35,9 +35,7 @@ class AudioInfo:
 
 def _fail(path: Path, reason: str, kind: str = "unreadable") -> AudioError:
     """An AudioError starting with the path; `kind` is the ValidationReport kind `validate` files it under."""
-    error = AudioError(f"{path}: {reason}")
-    error.kind = kind
-    return error
+    return AudioError(f"{path}: {reason}", kind=kind)
 
 
 def _check_file(path: Path) -> None:

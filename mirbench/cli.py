@@ -28,13 +28,15 @@ def suite_path(ref: str) -> Path:
 
 
 def known_errors() -> tuple[type[Exception], ...]:
-    """Mistakes of input (suite, data, names, split lists) that get one line, not a traceback."""
+    """Mistakes of input (suite, data, names, split lists) and results that cannot be written (a full disk):
+    one line, not a traceback."""
     from mirbench.dataset import DatasetError
     from mirbench.fetch import FetchError
     from mirbench.registry import RegistryError
+    from mirbench.results import ResultWriteError
     from mirbench.suite import SuiteError
 
-    return (SuiteError, DatasetError, RegistryError, FetchError, FileNotFoundError)
+    return (SuiteError, DatasetError, RegistryError, FetchError, FileNotFoundError, ResultWriteError)
 
 
 def cmd_list(args) -> int:
@@ -76,7 +78,6 @@ def cmd_validate(args) -> int:
 def cmd_run(args) -> int:
     from mirbench.device import resolve_device
     from mirbench.report import write_report
-    from mirbench.results import ResultWriteError
     from mirbench.runner import RunOptions, run_suite
     from mirbench.suite import load_suite
     from mirbench.suite.checks import check_data_root
@@ -115,7 +116,7 @@ def cmd_run(args) -> int:
         suite = load_suite(suite_path(args.suite))
         check_data_root(suite, args.data_root)
         summary = run_suite(suite, options)
-    except (*known_errors(), ValueError, ResultWriteError) as exc:  # ValueError: a split list that does not fit the data
+    except (*known_errors(), ValueError) as exc:  # ValueError: a split list that does not fit the data
         if args.verbose:
             raise
         print(f"error: {exc}", file=sys.stderr)

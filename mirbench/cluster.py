@@ -9,8 +9,9 @@ worker dies `RETRIES` + 1 times, Dask gives up (KilledWorker) and the trial is
 recorded as failed with the reason, and the run goes on. The bound is the
 scheduler's `distributed.scheduler.allowed-failures`, and `worker-saturation`
 1.0 keeps queued trials off a worker that may die: both are set here for a
-local cluster, and belong in the scheduler's own configuration for a running one. Workers must
-see the feature cache and the data root at the same paths (a shared file system).
+local cluster, and belong in the scheduler's own configuration for a running
+one. Workers must see the feature cache and the data root at the same paths
+(a shared file system).
 """
 
 from __future__ import annotations

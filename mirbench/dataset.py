@@ -27,18 +27,18 @@ class UnknownEntryError(DatasetError, ValueError):
 
 
 class AudioError(Exception):
-    """A track's audio cannot be read or decoded; `track_id` names the track where the caller knows it."""
+    """A track's audio cannot be read or decoded. `kind` is the ValidationReport problem kind it is filed
+    under ("unreadable" or "non-finite"); `track_id` names the track where the caller knows it."""
 
-    def __init__(self, message: str, track_id: str | None = None):
+    def __init__(self, message: str, track_id: str | None = None, kind: str = "unreadable"):
         super().__init__(message)
         self.track_id = track_id
+        self.kind = kind
 
     @classmethod
     def of_track(cls, track_id: str, exc: "AudioError") -> "AudioError":
         """`exc` with the track's id in front of its message and attached (its kind kept)."""
-        error = cls(f"track {track_id!r}: {exc}", track_id)
-        error.kind = getattr(exc, "kind", "unreadable")
-        return error
+        return cls(f"track {track_id!r}: {exc}", track_id, exc.kind)
 
 
 @dataclass(frozen=True)
@@ -195,7 +195,7 @@ class Dataset:
                 info = probe(t.path)
                 truncated = check_samples(t.path, info)
             except AudioError as exc:
-                report.problem(t.id, getattr(exc, "kind", "unreadable"), str(exc))
+                report.problem(t.id, exc.kind, str(exc))
                 continue
             if truncated:
                 report.warn(t.id, "truncated", truncated)

@@ -97,6 +97,7 @@ def plan(suite: Suite, dataset: Dataset, options: RunOptions, skipped: dict) -> 
     threads = max(1, (os.cpu_count() or 1) // max(1, options.workers))
     grid = [(variant, fold, seed) for variant in variants for fold in folds for seed in seeds]
     devices = trial_devices(options, len(grid))
+    targets = {v.system: systems.target(v.system) for v in variants}  # a registry lookup scans entry points
     return [
         TrialSpec(
             trial_id=trial_id(variant, fold, seed),
@@ -115,7 +116,7 @@ def plan(suite: Suite, dataset: Dataset, options: RunOptions, skipped: dict) -> 
             skipped=skipped,
             keep=frozenset(keep) if keep is not None else None,
             precision=options.precision,
-            system_target=systems.target(variant.system),
+            system_target=targets[variant.system],
         )
         for (variant, fold, seed), device in zip(grid, devices)
     ]

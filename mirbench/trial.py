@@ -36,7 +36,7 @@ class TrialSpec:
     device: str
     threads: int
     quick: bool
-    skipped: dict = field(default_factory=dict, hash=False)  # track id -> reason (unreadable audio)
+    skipped: dict = field(default_factory=dict, hash=False)  # track id -> reason (unusable audio)
     keep: frozenset | None = None  # the --quick subset of track ids, None for all
     precision: str = "auto"  # auto | fp32 | bf16 (mirbench.device.resolve_precision)
     system_target: str | None = None  # "module:attr" of the system, so workers need not share the parent's registry
@@ -121,7 +121,6 @@ def attempt(spec: TrialSpec) -> tuple[dict, dict | None]:
     import torch
 
     from mirbench.dataset import AudioError
-
     from mirbench.datasets import open_dataset
     from mirbench.device import memory_meter, out_of_memory, release, resolve_device, resolve_precision
     from mirbench.features import FeatureStore

@@ -170,7 +170,7 @@ class WindowedNetwork(System):
         with `aggregate = "vote"` the share of its windows whose largest output is each class (the mean breaks ties)."""
         self.model_.eval()
         outputs = []
-        with torch.no_grad(), autocast(self.device_, getattr(self, "precision_", "fp32")):
+        with torch.no_grad(), autocast(self.device_, self.precision_):
             for windows, _ in source.tiles(chunk):  # clip by clip, in order
                 logits = self.model_(to_device(windows, self.device_)).float()
                 probs = torch.sigmoid(logits) if self.multilabel_ else torch.softmax(logits, dim=1)

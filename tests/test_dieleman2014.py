@@ -181,6 +181,7 @@ def test_predicting_the_labels_exactly_scores_auc_one():
     clips = [np.tile(np.pad(t, (0, 3)).astype(np.float32), (int(rng.integers(20, 40)), 1)) for t in truth]
     system = Dieleman2014CNN(window_seconds=10 * 256 / SR)
     system.model_, system.device_, system.multilabel_, system.n_classes_ = LabelOracle(system.architecture(5)), torch.device("cpu"), True, 5
+    system.precision_ = "fp32"
     scores = system._clip_scores(Windows(clips, frames=10))
     np.testing.assert_allclose(scores, truth, atol=1e-12)
     assert roc_auc(truth, scores, average="macro") == 1.0
