@@ -33,10 +33,10 @@ def known_errors() -> tuple[type[Exception], ...]:
     from mirbench.dataset import DatasetError
     from mirbench.fetch import FetchError
     from mirbench.registry import RegistryError
-    from mirbench.results import ResultWriteError
+    from mirbench.results import ResultsError, ResultWriteError
     from mirbench.suite import SuiteError
 
-    return (SuiteError, DatasetError, RegistryError, FetchError, FileNotFoundError, ResultWriteError)
+    return (SuiteError, DatasetError, RegistryError, FetchError, FileNotFoundError, ResultWriteError, ResultsError)
 
 
 def cmd_list(args) -> int:
@@ -128,6 +128,10 @@ def cmd_run(args) -> int:
         f"{summary.planned} trials: {summary.skipped_done} already done, {summary.ok} ran ok, "
         f"{len(summary.failed)} failed; results in {summary.results}"
     )
+    for reason, count in sorted(summary.rerun.items()):
+        print(f"{count} trial{'s' if count != 1 else ''} rerun: {reason}")
+    for line in summary.set_aside:
+        print(f"set aside an invalid record (it is rerun): {line}", file=sys.stderr)
     if summary.unusable_tracks:
         print(f"{len(summary.unusable_tracks)} track(s) skipped as unusable: missing, unreadable or invalid audio (listed in the report)")
     for line in summary.failed:

@@ -50,9 +50,23 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bf16" if device.type == "cuda" and bf16_ok else "fp32"
 
 
+_BF16_USED = [False]  # whether a bfloat16 autocast was entered in this process since `precision_used(reset=True)`
+
+
 def autocast(device: torch.device, precision: str):
     """The context a network's forward pass and loss run in: bfloat16 autocast for "bf16", a no-op for "fp32"."""
+    if precision == "bf16":
+        _BF16_USED[0] = True
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def precision_used(reset: bool = False) -> str:
+    """"bf16" when some network computed under bfloat16 autocast since the last reset, else "fp32": what a trial
+    actually ran in (a scikit-learn system given "bf16" still computes in float32 and is recorded so)."""
+    used = "bf16" if _BF16_USED[0] else "fp32"
+    if reset:
+        _BF16_USED[0] = False
+    return used
 
 
 def to_device(array: np.ndarray, device: torch.device | str) -> torch.Tensor:

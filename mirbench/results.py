@@ -13,7 +13,12 @@ Trial record schema ("mirbench.trial/1"):
   n_parameters, training {what the system reports}, diagnostics {e.g. filter_spectra},
   resources {peak_gpu_memory_bytes, gpu_memory_total_bytes (CUDA only), process_peak_rss_bytes (the worker process's
   peak so far: an upper bound for the trial)}, provenance {mirbench, python, platform, libraries, device, device_name, precision,
-  git_revision, started_at, finished_at, quick}
+  git_revision, started_at, finished_at, quick}, identity {suite, quick, data, split, variant, seed, versions}
+  (mirbench.identity: the inputs the numbers depend on; a stored record is reused only for the same identity)
+
+`plan.json` lists the run's planned trials as {trial id: digest of its identity}: `records()` yields only the
+records of that plan, so a report never mixes in a stale or foreign record.
+A record is validated when it is read (`record_problem`); the runner sets an invalid one aside and reruns it.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import json
 import math
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -69,11 +75,66 @@ class ResultWriteError(RuntimeError):
     """A result could not be written (a full disk, a read-only directory); every file written before is intact."""
 
 
+class ResultsError(Exception):
+    """A results directory cannot be used as asked (another suite's results, another run writing to it, an
+    unreadable suite.json); the message says what to do."""
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def record_problem(record, trial_id: str | None = None) -> str | None:
+    """Why `record` is not a usable trial record (None when it is): the fields every reader relies on, typed."""
+    if not isinstance(record, dict):
+        return f"it holds a JSON {type(record).__name__}, not a trial record (an object)"
+    if not isinstance(record.get("trial_id"), str) or (trial_id is not None and record["trial_id"] != trial_id):
+        return "its trial_id is missing or is not the one its file name gives"
+    if record.get("status") not in ("ok", "failed"):
+        return "its status is missing or is neither 'ok' nor 'failed'"
+    required = {"variant": dict, "fold": dict} | ({"metrics": dict} if record["status"] == "ok" else {})
+    optional = {"suite": dict, "protocol": dict, "provenance": dict, "dataset": dict, "predictions": dict,
+                "timings": dict, "skipped": list, "error": dict, "identity": dict}
+    for key, kind in {**optional, **required}.items():
+        value = record.get(key)
+        if key in required and not isinstance(value, kind) or value is not None and not isinstance(value, kind):
+            return f"'{key}' is missing or is not a{'n object' if kind is dict else ' list'}"
+    if not _is_int(record.get("seed")):
+        return "'seed' is missing or is not an integer"
+    fold, variant = record["fold"], record["variant"]
+    if not _is_int(fold.get("index")) or not isinstance(fold.get("split_hash"), str):
+        return "'fold' lacks its index or split_hash"
+    if not all(isinstance(variant.get(k), str) for k in ("system", "label", "id")) or not isinstance(variant.get("params"), dict):
+        return "'variant' lacks its system, label, id or params"
+    if "suite" in record and not isinstance(record["suite"].get("name"), str):
+        return "'suite' lacks its name"
+    if record.get("error") is not None and not isinstance(record["error"].get("message"), str):
+        return "'error' lacks its message"
+    if record["status"] == "failed":
+        return None
+    if not all(isinstance(k, str) and _is_number(v) for k, v in record["metrics"].items()):
+        return "'metrics' holds a value that is not a number"
+    predictions = record.get("predictions")
+    if predictions is not None:
+        if not isinstance(predictions.get("track_ids"), list) or not isinstance(predictions.get("scores"), list):
+            return "'predictions' lacks its track_ids or scores"
+        if len(predictions["track_ids"]) != len(predictions["scores"]):
+            return "'predictions' has not one row of scores per track id"
+    if not all(_is_number(v) for v in record.get("timings", {}).values()):
+        return "'timings' holds a value that is not a number"
+    return None
+
+
 class ResultStore:
     """Reads and writes the trial records of one suite run."""
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        self.invalid: list[tuple[Path, str]] = []  # (file, problem) of records `records()` passed over
 
     @property
     def trials_dir(self) -> Path:
@@ -89,7 +150,13 @@ class ResultStore:
         path = self.root / "suite.json"
         if not path.exists():
             raise FileNotFoundError(f"{self.root} holds no suite.json: is it a results directory written by 'mirbench run'?")
-        return json.loads(path.read_text())
+        try:
+            doc = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            doc = None
+        if not isinstance(doc, dict) or not isinstance(doc.get("name"), str):
+            raise ResultsError(f"{path} is not a suite document written by 'mirbench run'; delete it and run the suite again")
+        return doc
 
     def write(self, record: dict) -> Path:
         path = self.trial_path(record["trial_id"])
@@ -106,18 +173,95 @@ class ResultStore:
                 "free disk space (or make the directory writable) and run the same command again to resume"
             ) from exc
 
-    def status(self, trial_id: str) -> str | None:
-        """"ok", "failed", or None when the trial has no readable record."""
-        path = self.trial_path(trial_id)
+    # -- reading back, trusting nothing ------------------------------------------------------------
+    def load(self, trial_id: str) -> tuple[dict | None, str | None]:
+        """(record, None) for a valid stored record, (None, None) when there is none, (None, problem) when the
+        file is not a valid record."""
+        return self._load(self.trial_path(trial_id))
+
+    def _load(self, path: Path) -> tuple[dict | None, str | None]:
         try:
-            return json.loads(path.read_text()).get("status")
-        except (FileNotFoundError, json.JSONDecodeError):
+            record = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None, None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            return None, "it is not readable JSON"
+        problem = record_problem(record, path.name.removesuffix(".json"))
+        return (None, problem) if problem else (record, None)
+
+    def status(self, trial_id: str) -> str | None:
+        """"ok", "failed", or None when the trial has no valid record."""
+        record, _ = self.load(trial_id)
+        return record["status"] if record else None
+
+    def set_aside(self, trial_id: str) -> Path:
+        """Rename an invalid record out of the way (`<id>.json.invalid`, numbered if taken); returns the new name."""
+        path = self.trial_path(trial_id)
+        target, n = path.with_name(path.name + ".invalid"), 1
+        while target.exists():
+            n += 1
+            target = path.with_name(f"{path.name}.invalid{n}")
+        os.replace(path, target)
+        return target
+
+    def write_plan(self, plan: dict[str, str]) -> None:
+        """Record the run's planned trials, {trial id: identity digest}: the records `records()` yields."""
+        self._write(self.root / "plan.json", {"trials": plan})
+
+    def planned(self) -> dict[str, str] | None:
+        """{trial id: identity digest} of the last run, or None (a directory from before plans, or a bad file)."""
+        try:
+            plan = json.loads((self.root / "plan.json").read_text()).get("trials")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError, AttributeError):
             return None
+        return plan if isinstance(plan, dict) else None
 
     def records(self) -> Iterator[dict]:
-        """All trial records, in file-name order (stable across runs)."""
+        """The valid records of the planned trials (every valid record when suite.json has no plan), in file-name
+        order; records passed over as invalid are listed in `self.invalid`."""
+        from mirbench.identity import digest
+
+        plan = self.planned()
+        self.invalid = []
         for path in sorted(self.trials_dir.glob("*.json")):
+            record, problem = self._load(path)
+            if problem:
+                self.invalid.append((path, problem))
+                continue
+            if record is None:
+                continue
+            if plan is not None and plan.get(record["trial_id"]) != digest(record.get("identity")):
+                continue  # a stale record, or one of another run's plan: never reported as this run's
+            yield record
+
+    # -- one writer at a time ------------------------------------------------------------------------
+    @contextmanager
+    def lock(self):
+        """Hold the directory for one run: a second run into it stops with a clear error instead of redoing the work."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: no lock
+            yield
+            return
+        with open(self.root / ".lock", "a+") as fh:
             try:
-                yield json.loads(path.read_text())
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path} is not valid JSON ({exc}); delete it and re-run to redo that trial") from None
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ResultsError(
+                    f"another mirbench run is writing to {self.root}; wait for it to finish, or give this run "
+                    "another --results directory"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def sweep_temporary(self) -> int:
+        """Delete the temporary files that killed runs left behind (call with the lock held); how many went."""
+        count = 0
+        for folder in (self.root, self.trials_dir):
+            for path in folder.glob(".*.tmp"):
+                path.unlink(missing_ok=True)
+                count += 1
+        return count

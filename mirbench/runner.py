@@ -47,6 +47,8 @@ class RunSummary:
     ok: int = 0
     failed: list[str] = field(default_factory=list)
     unusable_tracks: dict = field(default_factory=dict)
+    rerun: dict[str, int] = field(default_factory=dict)  # why stored trials were run again -> how many
+    set_aside: list[str] = field(default_factory=list)  # invalid records renamed out of the way, with the problem
 
 
 def results_dir(suite: Suite, options: RunOptions) -> Path:
@@ -78,8 +80,12 @@ def quick_subset(dataset: Dataset, per_class: int, unusable=(), seed: int = 0) -
     return keep
 
 
-def plan(suite: Suite, dataset: Dataset, options: RunOptions, skipped: dict) -> list[TrialSpec]:
-    """Every (variant, fold, seed) of the suite, with --quick restrictions applied."""
+def plan(suite: Suite, dataset: Dataset, options: RunOptions, skipped: dict, kinds: dict | None = None) -> list[TrialSpec]:
+    """Every (variant, fold, seed) of the suite, with --quick restrictions applied, each with its identity.
+
+    `skipped` maps unusable track ids to their reason, `kinds` to their kind of problem (both from validation).
+    """
+    from mirbench.identity import code_versions, data_fingerprint, identity, suite_parts
     from mirbench.registry import protocols, systems
 
     proto_params = {k: v for k, v in suite.protocol.items() if k != "name"}
@@ -98,6 +104,10 @@ def plan(suite: Suite, dataset: Dataset, options: RunOptions, skipped: dict) -> 
     grid = [(variant, fold, seed) for variant in variants for fold in folds for seed in seeds]
     devices = trial_devices(options, len(grid))
     targets = {v.system: systems.target(v.system) for v in variants}  # a registry lookup scans entry points
+    versions = {name: code_versions(systems.get(name)) for name in targets}
+    used = {i for fold in folds for i in fold.train + fold.valid + fold.test if keep is None or i in keep}
+    data = data_fingerprint(dataset, used, skipped, kinds)
+    parts = suite_parts(suite.data, options.quick)
     return [
         TrialSpec(
             trial_id=trial_id(variant, fold, seed),
@@ -117,6 +127,8 @@ def plan(suite: Suite, dataset: Dataset, options: RunOptions, skipped: dict) -> 
             keep=frozenset(keep) if keep is not None else None,
             precision=options.precision,
             system_target=targets[variant.system],
+            identity=identity(parts, options.quick, data, fold.split_hash(), variant.describe(), seed,
+                              versions[variant.system]),
         )
         for (variant, fold, seed), device in zip(grid, devices)
     ]
@@ -159,21 +171,35 @@ def default_cache() -> str:
 
 
 def run_suite(suite: Suite, options: RunOptions) -> RunSummary:
-    """Run every missing trial of `suite`; returns what was done."""
-    from mirbench.datasets import open_dataset
+    """Run every trial of `suite` that has no valid stored record of the same identity; returns what was done.
 
+    One run at a time writes to a results directory (a second one stops with ResultsError), and a directory that
+    holds another suite's results is an error, not a merge.
+    """
     store = ResultStore(results_dir(suite, options))
+    with store.lock():
+        return _run_locked(suite, options, store)
+
+
+def _run_locked(suite: Suite, options: RunOptions, store: ResultStore) -> RunSummary:
+    from mirbench.datasets import open_dataset
+    from mirbench.identity import digest
+
+    check_owner(store, suite)
+    swept = store.sweep_temporary()
+    if swept:
+        log.info("removed %d temporary file(s) left by a killed run in %s", swept, store.root)
     dataset = open_dataset(suite.dataset, options.data_root)
     validation = dataset.validate()
     if validation.problems:
         log.warning(validation.summary())
+    specs = plan(suite, dataset, options, dict(validation.problems), validation.kinds)
+    triage = Triage.of(store, specs, options.retry_failed)
+    store.write_plan({s.trial_id: digest(s.identity) for s in specs})
     store.write_suite({**suite.data, "name": suite.name, "hash": suite.hash(), "quick_run": options.quick})
-    specs = plan(suite, dataset, options, dict(validation.problems))
-    done = {s.trial_id for s in specs if store.status(s.trial_id) == "ok"}
-    if not options.retry_failed:
-        done |= {s.trial_id for s in specs if store.status(s.trial_id) == "failed"}
-    todo = [s for s in specs if s.trial_id not in done]
-    summary = RunSummary(store.root, len(specs), len(done), unusable_tracks=dict(validation.problems))
+    todo = [s for s in specs if s.trial_id not in triage.done]
+    summary = RunSummary(store.root, len(specs), len(triage.done), unusable_tracks=dict(validation.problems),
+                         rerun=dict(triage.reasons), set_aside=triage.set_aside)
     bar = tqdm(total=len(todo), desc=f"{suite.name} trials", unit="trial", disable=not options.progress)
 
     def finish(record: dict) -> None:
@@ -200,6 +226,55 @@ def run_suite(suite: Suite, options: RunOptions) -> RunSummary:
     return summary
 
 
+def check_owner(store: ResultStore, suite: Suite) -> None:
+    """Refuse a results directory that holds another suite's results (its suite.json, or any of its records)."""
+    from mirbench.results import ResultsError
+
+    names = set()
+    if (store.root / "suite.json").exists():
+        names.add(store.read_suite()["name"])
+    for path in sorted(store.trials_dir.glob("*.json")):
+        record, _ = store._load(path)
+        if record is not None:
+            names.add(record["suite"]["name"])
+    others = sorted(names - {suite.name})
+    if others:
+        raise ResultsError(
+            f"{store.root} holds results of suite {others[0]!r}, not {suite.name!r}: give this run another "
+            "--results directory (or delete that one to start over)"
+        )
+
+
+@dataclass
+class Triage:
+    """Which planned trials have a valid stored record of the same identity, and why the others rerun."""
+
+    done: set[str]
+    reasons: dict[str, int]  # reason -> trials rerun for it (stored trials only; trials never run are not counted)
+    set_aside: list[str]  # "file: problem" of invalid records renamed out of the way
+
+    @classmethod
+    def of(cls, store: ResultStore, specs: list[TrialSpec], retry_failed: bool) -> "Triage":
+        from mirbench.identity import why_rerun
+
+        done, reasons, aside = set(), {}, []
+        for spec in specs:
+            record, problem = store.load(spec.trial_id)
+            if problem:
+                moved = store.set_aside(spec.trial_id)
+                aside.append(f"{moved}: {problem}")
+                reasons["its stored record was invalid"] = reasons.get("its stored record was invalid", 0) + 1
+                continue
+            if record is None:
+                continue
+            why = why_rerun(record.get("identity"), spec.identity)
+            if why is None and (record["status"] == "ok" or not retry_failed):
+                done.add(spec.trial_id)
+            elif why is not None:
+                reasons[why] = reasons.get(why, 0) + 1
+        return cls(done, reasons, aside)
+
+
 def run_pool(specs: list[TrialSpec], workers: int, finish) -> None:
     """Run specs in `workers` processes. A worker that dies breaks the pool: the trials in flight are then suspects,
     re-run one at a time in a process of their own, and one that kills that process too is recorded as failed;
@@ -210,10 +285,31 @@ def run_pool(specs: list[TrialSpec], workers: int, finish) -> None:
             finish(_run_alone(spec))
 
 
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of `workers` spawned processes that end themselves when this process dies (SIGKILL, SIGTERM): an
+    orphaned worker would otherwise hold its memory (about 0.5 GB) for good."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                               initializer=watch_parent, initargs=(os.getpid(),))
+
+
+def watch_parent(parent: int, interval: float = 0.5) -> None:
+    """Start a daemon thread that exits this process once `parent` is no longer its parent (it died, and the
+    process was re-parented)."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="mirbench-parent-watch", daemon=True).start()
+
+
 def _run_parallel(queue: deque, workers: int, finish) -> list[TrialSpec]:
     """Run trials from `queue`, at most `workers` in flight, until it is empty or the pool breaks; the trials in
     flight when it broke (the one whose worker died among them)."""
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    with worker_pool(workers) as pool:
         running: dict = {}
         try:
             while queue or running:
@@ -243,7 +339,7 @@ def _run_parallel(queue: deque, workers: int, finish) -> list[TrialSpec]:
 
 def _run_alone(spec: TrialSpec) -> dict:
     """A suspect's retry in a process of its own: its record, or a WorkerDied record if it kills this one too."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+    with worker_pool(1) as pool:
         try:
             return pool.submit(execute, spec).result()
         except BrokenProcessPool:

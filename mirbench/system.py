@@ -51,11 +51,14 @@ class TrackSet:
         return [t.id for t in self.tracks]
 
     def split_key(self) -> str:
-        """A hash of the dataset and these track ids: names what a model was trained on (for model caches)."""
+        """A hash of the dataset, these track ids and their audio files' bytes: names what a model was trained on
+        (for model caches), so a model trained before a file was replaced is not reused."""
+        from mirbench.content import content_hashes
+
         h = hashlib.sha256(self.dataset.fingerprint().encode())
         h.update(json.dumps(self.dataset.params, sort_keys=True, default=str).encode())  # e.g. clip_seconds
-        for tid in self.ids:
-            h.update(b"\0" + tid.encode())
+        for tid, digest in zip(self.ids, content_hashes([t.path for t in self.tracks])):
+            h.update(b"\0" + tid.encode() + b"\0" + digest.encode())
         return h.hexdigest()[:16]
 
     def with_tracks(self, tracks: Sequence[Track]) -> "TrackSet":

@@ -40,6 +40,7 @@ class TrialSpec:
     keep: frozenset | None = None  # the --quick subset of track ids, None for all
     precision: str = "auto"  # auto | fp32 | bf16 (mirbench.device.resolve_precision)
     system_target: str | None = None  # "module:attr" of the system, so workers need not share the parent's registry
+    identity: dict = field(default_factory=dict, hash=False)  # mirbench.identity: what the stored record must match
 
     def usable(self, ids) -> list[str]:
         return [i for i in ids if i not in self.skipped and (self.keep is None or i in self.keep)]
@@ -84,6 +85,7 @@ def failed_record(spec: TrialSpec, error: dict | None = None) -> dict:
         "status": "failed",
         "error": error,
         "provenance": {"quick": spec.quick},
+        "identity": spec.identity,
     }
 
 
@@ -122,7 +124,7 @@ def attempt(spec: TrialSpec) -> tuple[dict, dict | None]:
 
     from mirbench.dataset import AudioError
     from mirbench.datasets import open_dataset
-    from mirbench.device import memory_meter, out_of_memory, release, resolve_device, resolve_precision
+    from mirbench.device import memory_meter, out_of_memory, precision_used, release, resolve_device, resolve_precision
     from mirbench.features import FeatureStore
     from mirbench.metrics import evaluate
     from mirbench.provenance import provenance
@@ -141,7 +143,7 @@ def attempt(spec: TrialSpec) -> tuple[dict, dict | None]:
         torch.set_num_threads(max(1, spec.threads))
         device = resolve_device(spec.device)
         precision = resolve_precision(spec.precision, device)
-        record["provenance"].update(provenance(device), precision=precision)
+        record["provenance"].update(provenance(device), precision=precision, precision_requested=precision)
         dataset = open_dataset(spec.dataset, spec.data_root)
         record["dataset"] = dataset.describe()
         store = FeatureStore(Path(spec.cache_dir) if spec.cache_dir else None, device=device)
@@ -155,12 +157,14 @@ def attempt(spec: TrialSpec) -> tuple[dict, dict | None]:
             raise ValueError("the fold has no usable training or test tracks")
         seed_everything(spec.seed)
         system = build_system(spec.variant, spec.seed, spec.system_target)
+        precision_used(reset=True)
         with memory_meter(device) as record["resources"]:  # filled on exit, a failed trial's too
             with watch.time("fit"):
                 system.fit(parts["train"], parts["valid"] if len(parts["valid"]) else None)
             fit_features = store.seconds
             with watch.time("predict"):
                 scores = np.asarray(system.predict(parts["test"]), dtype=np.float64)
+        record["provenance"]["precision"] = precision_used()  # what the trial computed in, not what was asked
         truth = parts["test"].targets
         expected = (len(parts["test"]), len(dataset.classes))
         if scores.shape != expected:

@@ -105,3 +105,10 @@ def grid_under(text: str, heading: str) -> list[list[str]]:
         if not set(line) <= set("|-: "):
             rows.append([c.strip() for c in line.strip("|").split("|")])
     return rows
+
+
+def register_prior() -> None:
+    """Register PriorSystem as "test.prior" (for runs started in a subprocess)."""
+    from mirbench.registry import systems
+
+    systems.register("test.prior", "tests.helpers:PriorSystem")

@@ -1,0 +1,105 @@
+"""What makes a stored trial the same trial: every input its numbers depend on, hashed part by part.
+
+A trial's identity has these parts, each a short hash (or a plain value):
+  suite     the suite's version, [dataset] and [protocol] tables, metrics, and (for a --quick run) its [quick] table:
+            the parts of the suite file that change results (not its report layout, title or published numbers);
+  quick     whether it was a --quick run;
+  data      the dataset's index fingerprint, which of the run's tracks are unusable and why, and the sha256 of every
+            usable track's file: repaired or replaced audio is a different input;
+  split     the fold's split hash;
+  variant   the system, its label and every parameter;
+  seed      the trial seed;
+  versions  mirbench's result-affecting versions: of the trial record, the audio loader, every frontend, and the
+            system's own `version` class attribute (when it declares one).
+A stored record is reused only when its identity equals the planned one part for part; otherwise the trial is
+rerun and the run says which part changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+#: Bump when a trial's numbers change for the same inputs because of the harness itself (metrics, the trial loop).
+RESULTS_VERSION = 1
+
+#: Dataset parameters that locate data without changing it: the content hashes already stand for the audio.
+LOCATION_PARAMS = ("root", "cache_dir", "progress")
+
+#: Why a trial is rerun, by the first identity part that differs.
+REASONS = {
+    "suite.version": "the suite's version changed",
+    "suite.dataset": "the dataset parameters changed",
+    "suite.protocol": "the protocol changed",
+    "suite.metrics": "the metrics changed",
+    "suite.quick": "the suite's [quick] table changed",
+    "quick": "the stored trial is of the other kind of run (--quick or full)",
+    "data": "the dataset's audio or its usable tracks changed",
+    "split": "the split changed",
+    "variant": "the system's parameters changed",
+    "seed": "the seed changed",
+    "versions": "mirbench's result-affecting code changed",
+}
+
+
+def digest(value) -> str:
+    """A short stable hash of a JSON-able value."""
+    blob = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def suite_parts(data: dict, quick: bool) -> dict[str, str]:
+    """The result-affecting parts of a merged suite document, hashed one by one."""
+    dataset = {k: v for k, v in data["dataset"].items() if k not in LOCATION_PARAMS}
+    return {
+        "version": digest(str(data.get("version"))),
+        "dataset": digest(dataset),
+        "protocol": digest(data["protocol"]),
+        "metrics": digest(list(data.get("metrics", []))),
+        "quick": digest(data.get("quick", {})) if quick else "",
+    }
+
+
+def data_fingerprint(dataset, used_ids, unusable: dict[str, str], kinds: dict[str, str] | None = None) -> str:
+    """The index fingerprint, the unusable tracks among `used_ids` (with their kind of problem), and the content
+    hash of every usable one."""
+    from mirbench.content import content_hashes
+
+    used = sorted(set(used_ids))
+    bad = [(i, (kinds or {}).get(i, "unusable")) for i in used if i in unusable]
+    good = [i for i in used if i not in unusable]
+    hashes = content_hashes([dataset[i].path for i in good])
+    return digest([dataset.fingerprint(), bad, list(zip(good, hashes))])
+
+
+def code_versions(system_factory) -> dict:
+    """mirbench's versions that a trial's numbers depend on."""
+    from mirbench.audio import LOADER_VERSION
+    from mirbench.registry import frontends
+
+    return {
+        "results": RESULTS_VERSION,
+        "loader": LOADER_VERSION,
+        "frontends": {name: getattr(frontends.get(name), "version", None) for name in frontends.names()},
+        "system": getattr(system_factory, "version", None),
+    }
+
+
+def identity(suite: dict[str, str], quick: bool, data: str, split: str, variant: dict, seed: int, versions: dict) -> dict:
+    """One trial's identity, its parts as `why_rerun` compares them."""
+    return {"suite": suite, "quick": bool(quick), "data": data, "split": split, "variant": digest(variant),
+            "seed": int(seed), "versions": versions}
+
+
+def why_rerun(stored: dict | None, planned: dict) -> str | None:
+    """None when `stored` is the planned identity, else the reason (of `REASONS`) of the first part that differs."""
+    if not isinstance(stored, dict):
+        return "the stored record has no trial identity (written by an older mirbench)"
+    for part in ("quick", "suite", "data", "split", "variant", "seed", "versions"):
+        if part == "suite" and isinstance(stored.get("suite"), dict):
+            for key, value in planned["suite"].items():
+                if stored["suite"].get(key) != value:
+                    return REASONS[f"suite.{key}"]
+        if stored.get(part) != planned[part]:
+            return REASONS["suite.version" if part == "suite" else part]
+    return None
