@@ -6,7 +6,8 @@ A results directory holds `suite.json` (the merged suite document with its
 Trial record schema ("mirbench.trial/1"):
   trial_id, status ("ok" | "failed"), error {type, message, traceback} | null,
   suite {name, version, hash, path}, variant {system, label, params, id},
-  dataset {name, params, task, classes, n_tracks, sample_rate, fingerprint},
+  dataset {name, params, task, classes, n_tracks, sample_rate, fingerprint (of the index), content_fingerprint (the
+  index, the unusable tracks and every used track's sha256: identity.data)},
   protocol {name, params}, fold {index, split_hash, train, valid, test (counts)}, seed,
   skipped [{id, reason}], metrics {name: float}, per_class {roc_auc, pr_auc}, confusion,
   predictions {track_ids, scores, truth}, timings {features_s, fit_s, predict_s, total_s},

@@ -145,7 +145,7 @@ def attempt(spec: TrialSpec) -> tuple[dict, dict | None]:
         precision = resolve_precision(spec.precision, device)
         record["provenance"].update(provenance(device), precision=precision, precision_requested=precision)
         dataset = open_dataset(spec.dataset, spec.data_root)
-        record["dataset"] = dataset.describe()
+        record["dataset"] = {**dataset.describe(), "content_fingerprint": spec.identity.get("data")}  # audio bytes too
         store = FeatureStore(Path(spec.cache_dir) if spec.cache_dir else None, device=device)
         parts = {
             name: TrackSet(dataset, dataset.subset(spec.usable(ids)), store, device, spec.data_root, precision)
