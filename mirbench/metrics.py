@@ -10,7 +10,10 @@ scored one-vs-rest). Per-class values (`average=None`) are NaN for the other
 classes; macro averages over the defined classes only (`undefined_classes` lists
 the excluded ones, and `evaluate` reports them); if no class is defined macro
 raises ValueError. Micro pools every (item, class) pair, so it needs only one
-positive and one negative anywhere. The implementations are numpy only;
+positive and one negative anywhere. Normalised accuracy likewise averages the
+recall of the classes present in truth only. `CLASS_AVERAGED` names these
+metrics, and `evaluate` reports the classes each left out (`macro_excluded`), so
+that a record and its report can say "macro over 5 of 6 classes". The implementations are numpy only;
 scikit-learn is their test oracle.
 """
 
@@ -229,6 +232,19 @@ def undefined_classes(truth, scores) -> list[int]:
     return np.flatnonzero(~_defined(_indicator(truth, scores.shape[1]))[2]).tolist()
 
 
+def excluded_classes(name: str, truth, scores) -> list[int]:
+    """Indices of the classes the class-averaged metric `name` leaves out of its mean for this truth: for the macro
+    AUCs the classes without both positive and negative items, for normalised accuracy those without any item.
+    Empty for a metric that does not average over classes (accuracy, micro averages)."""
+    needs = CLASS_AVERAGED.get(name)
+    if needs is None:
+        return []
+    if needs == "support":
+        truth, scores = _single_label(truth, scores, name)
+        return np.flatnonzero(np.bincount(truth, minlength=scores.shape[1]) == 0).tolist()
+    return undefined_classes(truth, scores)
+
+
 def roc_auc_macro(truth, scores) -> float:
     """ROC-AUC averaged over the defined classes with equal weight."""
     return roc_auc(truth, scores, average="macro")
@@ -266,6 +282,11 @@ METRICS: dict[str, Metric] = {
 }
 
 
+#: The metrics that average over classes and leave out the classes where they are undefined, with what a class
+#: needs to count: "auc" both positive and negative test items, "support" at least one test item.
+CLASS_AVERAGED: dict[str, str] = {"roc_auc_macro": "auc", "pr_auc_macro": "auc", "normalised_accuracy": "support"}
+
+
 def _jsonable(values: np.ndarray) -> list:
     return [None if math.isnan(v) else float(v) for v in values.tolist()]
 
@@ -274,8 +295,9 @@ def evaluate(truth, scores, task: str, metrics: Sequence[str] | None = None) -> 
     """Every metric that applies to `task` (or the named ones), plus per-class AUCs and the confusion matrix.
 
     Keys: each metric name -> float; "roc_auc_per_class" and "pr_auc_per_class" -> lists with None
-    for undefined classes; "auc_undefined_classes" -> their indices; "confusion" -> list of lists
-    (single-label only). Every value is JSON-able.
+    for undefined classes; "auc_undefined_classes" -> their indices; "macro_excluded" -> for each class-averaged
+    metric computed (CLASS_AVERAGED), the indices of the classes it left out of its mean; "confusion" -> list of
+    lists (single-label only). Every value is JSON-able.
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
@@ -293,6 +315,7 @@ def evaluate(truth, scores, task: str, metrics: Sequence[str] | None = None) -> 
     result["roc_auc_per_class"] = _jsonable(roc_auc(truth, scores, average=None))
     result["pr_auc_per_class"] = _jsonable(pr_auc(truth, scores, average=None))
     result["auc_undefined_classes"] = undefined_classes(truth, scores)
+    result["macro_excluded"] = {name: excluded_classes(name, truth, scores) for name in names if name in CLASS_AVERAGED}
     if task == "single-label":
         result["confusion"] = confusion(truth, scores).tolist()
     return result

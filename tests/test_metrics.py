@@ -278,11 +278,14 @@ def test_evaluate_single_label():
     truth, s = single_label_case(5, 40, 4, "tied", absent=False)
     truth[truth == 3] = 2  # class 3 absent: undefined AUCs
     out = m.evaluate(truth, s, "single-label")
-    assert set(out) == set(m.METRICS) | {"roc_auc_per_class", "pr_auc_per_class", "auc_undefined_classes", "confusion"}
+    assert set(out) == set(m.METRICS) | {
+        "roc_auc_per_class", "pr_auc_per_class", "auc_undefined_classes", "macro_excluded", "confusion"
+    }  # fmt: skip
     for name, metric in m.METRICS.items():
         assert isinstance(out[name], float) and out[name] == metric.function(truth, s)
     assert out["roc_auc_per_class"][3] is None and out["pr_auc_per_class"][3] is None
     assert out["auc_undefined_classes"] == [3]
+    assert out["macro_excluded"] == {"normalised_accuracy": [3], "roc_auc_macro": [3], "pr_auc_macro": [3]}
     assert out["confusion"] == skm.confusion_matrix(truth, s.argmax(axis=1), labels=range(4)).tolist()
     json.dumps(out, allow_nan=False)  # strict JSON
 
@@ -298,12 +301,29 @@ def test_evaluate_multi_label_and_selection():
         "roc_auc_per_class",
         "pr_auc_per_class",
         "auc_undefined_classes",
+        "macro_excluded",
     }
     assert out["auc_undefined_classes"] == [0, 5]
+    assert out["macro_excluded"] == {"roc_auc_macro": [0, 5], "pr_auc_macro": [0, 5]}
     assert out["roc_auc_per_class"][0] is None and out["roc_auc_per_class"][1] is not None
     json.dumps(out, allow_nan=False)
     picked = m.evaluate(y, s, "multi-label", ["pr_auc_micro"])
     assert [k for k, v in picked.items() if isinstance(v, float)] == ["pr_auc_micro"]
+
+
+def test_excluded_classes_name_what_each_class_averaged_metric_left_out():
+    """Issue #17 item 6: a macro average over fewer classes than the task has must be able to say so."""
+    truth = np.array([0, 0, 1, 1, 1])  # class 2 has no test item
+    s = np.random.default_rng(0).random((5, 3))
+    assert m.excluded_classes("roc_auc_macro", truth, s) == [2]
+    assert m.excluded_classes("pr_auc_macro", truth, s) == [2]
+    assert m.excluded_classes("normalised_accuracy", truth, s) == [2]
+    assert m.excluded_classes("accuracy", truth, s) == [] and m.excluded_classes("roc_auc_micro", truth, s) == []
+    y = np.array([[1, 0, 1], [1, 1, 0], [1, 0, 0]])  # tag 0 on every item: its AUC is undefined too
+    assert m.excluded_classes("roc_auc_macro", y, s[:3]) == [0]
+    assert set(m.CLASS_AVERAGED) <= set(m.METRICS)
+    picked = m.evaluate(truth, s, "single-label", ["accuracy", "roc_auc_macro"])
+    assert picked["macro_excluded"] == {"roc_auc_macro": [2]}  # only the metrics computed
 
 
 def test_evaluate_errors():

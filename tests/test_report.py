@@ -103,3 +103,53 @@ def test_failed_trials_are_listed(tmp_path, write_suite):
     assert text.count("this variant fails on purpose") == 4
     assert "4 ok, 4 failed" in text
     assert "| epochs 3, train_s 0 |" in text.replace("  ", "")  # what the system reported about training
+
+
+def coverage_record(fold: int, seed: int, excluded: list[int], counts: dict[str, int], label: str = "PMSC") -> dict:
+    """A minimal ok record of a six-class trial whose test split has these class counts."""
+    return {
+        "status": "ok", "seed": seed, "variant": {"label": label, "params": {}},
+        "dataset": {"task": "single-label", "classes": list(counts)},
+        "fold": {"index": fold, "test": sum(counts.values()), "class_counts": {"test": counts}},
+        "metrics": {"accuracy": 0.5, "normalised_accuracy": 0.5, "roc_auc_macro": 0.75},
+        "auc_undefined_classes": excluded,
+        "confusion": [[0] * len(counts) if counts[c] == 0 else [1] + [0] * (len(counts) - 1) for c in counts],
+    }  # fmt: skip
+
+
+def test_a_macro_average_over_fewer_classes_is_said_under_the_table():
+    """Issue #17 item 6: a class without a positive test track drops out of a macro AUC; the report says so."""
+    from mirbench.report import sections, tables
+
+    full = dict(zip("abcdef", [3] * 6))
+    records = [
+        coverage_record(0, 0, [], full),
+        coverage_record(2, 0, [5], {**full, "f": 0}),
+        coverage_record(1, 0, [], full, "MFCC"),
+    ]
+    note = sections.macro_coverage(records, ["accuracy", "roc_auc_macro", "normalised_accuracy"])
+    assert "- roc_auc_macro: macro over 5 of 6 classes in fold 2 (no positive test track of 'f')" in note
+    assert "- normalised_accuracy: macro over 5 of 6 classes in fold 2 (no test track of 'f')" in note
+    assert "accuracy:" not in note.replace("normalised_accuracy:", "")
+    assert sections.macro_coverage(records[:1], ["roc_auc_macro"]) == ""  # every class counted: nothing to say
+    # recorded per metric when the record has it, and seeds named when there are several
+    recorded = {**coverage_record(3, 1, [], full), "macro_excluded": {"roc_auc_macro": [0, 1]}}
+    note = sections.macro_coverage(records + [recorded], ["roc_auc_macro"])
+    assert "macro over 5 of 6 classes in fold 2, seed 0 (no positive test track of 'f'); over 4 of 6 classes in fold 3, seed 1" in note
+    suite = {"name": "s", "metrics": ["roc_auc_macro"], "report": {"tables": [
+        {"title": "PMSC only", "rows": ["system"], "columns": ["metric"], "where": {"system": "PMSC"}},
+        {"title": "MFCC only", "rows": ["system"], "columns": ["metric"], "where": {"system": "MFCC"}},
+    ]}}  # fmt: skip
+    pmsc, mfcc = tables.markdown_sections(suite, records)
+    assert "macro over 5 of 6 classes in fold 2" in pmsc and "macro over" not in mfcc
+
+
+def test_a_tag_on_every_test_track_is_named_as_the_reason():
+    from mirbench.report import sections
+
+    record = coverage_record(1, 0, [0], {"piano": 4, "fast": 2})
+    record["dataset"]["task"] = "multi-label"
+    record["fold"]["test"] = 4  # four test tracks, all tagged piano
+    assert "macro over 1 of 2 classes in fold 1 (every test track has 'piano')" in sections.macro_coverage(
+        [record], ["roc_auc_macro"]
+    )

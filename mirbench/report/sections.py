@@ -1,4 +1,4 @@
-"""The parts of a report around the main table: failures, skipped tracks, timings, provenance."""
+"""The parts of a report around the main table: macro coverage, failures, skipped tracks, timings, provenance."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections import Counter
 
 from tabulate import tabulate
 
-from mirbench.metrics import summarise
+from mirbench.metrics import CLASS_AVERAGED, summarise
 from mirbench.results import ran_quick
 from mirbench.report.table import by_variant
 
@@ -46,6 +46,75 @@ def majority_baseline(records: list[dict]) -> float | None:
         if truth and not isinstance(truth[0], list):
             shares.append(max(Counter(truth).values()) / len(truth))
     return sum(shares) / len(shares) if shares else None
+
+
+def excluded(record: dict, metric: str) -> list[int]:
+    """The classes a trial's class-averaged `metric` left out of its mean: as recorded (`macro_excluded`), else from
+    the record's `auc_undefined_classes` (macro AUCs) or its confusion rows without a test track (normalised
+    accuracy), as records written before `macro_excluded` carry them."""
+    recorded = (record.get("macro_excluded") or {}).get(metric)
+    if recorded is not None:
+        return list(recorded)
+    needs = CLASS_AVERAGED.get(metric)
+    if needs == "auc":
+        return list(record.get("auc_undefined_classes") or [])
+    if needs == "support":
+        return [i for i, row in enumerate(record.get("confusion") or []) if not sum(row)]
+    return []
+
+
+def exclusion_reason(record: dict, metric: str, names: list[str]) -> str:
+    """Why these classes were left out of one trial's mean, from its test split's class counts."""
+    counts = (record.get("fold") or {}).get("class_counts", {}).get("test", {})
+    n_test = (record.get("fold") or {}).get("test")
+    if CLASS_AVERAGED.get(metric) == "support":
+        return "no test track of " + ", ".join(repr(n) for n in names)
+    absent = [n for n in names if counts.get(n) == 0]
+    everywhere = [n for n in names if n_test and counts.get(n) == n_test]
+    unknown = [n for n in names if n not in absent and n not in everywhere]
+    multilabel = (record.get("dataset") or {}).get("task") == "multi-label"
+    parts = []
+    if absent:
+        parts.append("no positive test track of " + ", ".join(repr(n) for n in absent))
+    if everywhere:
+        parts.append(("every test track has " if multilabel else "every test track is ") + ", ".join(repr(n) for n in everywhere))
+    if unknown:
+        parts.append("undefined for " + ", ".join(repr(n) for n in unknown))
+    return "; ".join(parts)
+
+
+def macro_coverage(records: list[dict], metrics) -> str:
+    """Under a table: each class-averaged metric that some trial averaged over fewer classes than the task has, with
+    the folds (and seeds) and the classes left out, e.g. "roc_auc_macro: macro over 5 of 6 classes in fold 2 (no
+    positive test track of 'x')". Empty when every trial averaged over every class."""
+    ok = [r for r in records if r.get("status") == "ok"]
+    several_seeds = len({r.get("seed") for r in ok}) > 1
+    lines = []
+    for metric in metrics:
+        if metric not in CLASS_AVERAGED:
+            continue
+        entries: dict[tuple, str] = {}
+        for r in ok:
+            left_out = excluded(r, metric)
+            if not left_out or metric not in r.get("metrics", {}):
+                continue
+            classes = list((r.get("dataset") or {}).get("classes") or [])
+            names = [classes[i] if 0 <= i < len(classes) else f"class {i}" for i in left_out]
+            fold, seed = (r.get("fold") or {}).get("index"), r.get("seed")
+            where = f"fold {fold}" + (f", seed {seed}" if several_seeds else "")
+            text = f"{len(classes) - len(names)} of {len(classes)} classes in {where} ({exclusion_reason(r, metric, names)})"
+            entries.setdefault((natural_key(fold), natural_key(seed), text), text)
+        if entries:
+            lines.append(f"- {metric}: macro over " + "; over ".join(entries[k] for k in sorted(entries)))
+    if not lines:
+        return ""
+    head = "Averaged over fewer classes than the task has (a class without the test tracks the metric needs is left out of its mean):"
+    return head + "\n\n" + "\n".join(lines) + "\n"
+
+
+def natural_key(value) -> tuple:
+    """Numbers before text, numbers by value: a sort key for fold indices and seeds of any kind."""
+    return (0, value, "") if isinstance(value, (int, float)) and not isinstance(value, bool) else (1, 0, str(value))
 
 
 def failures(records: list[dict]) -> str:

@@ -7,7 +7,8 @@ import io
 
 from tabulate import tabulate
 
-from mirbench.report.table import Layout, cells, grid, published_value
+from mirbench.report.sections import macro_coverage
+from mirbench.report.table import Layout, cells, dimensions, grid, matches, published_value, varying_params
 
 
 def table_specs(suite: dict) -> list[dict]:
@@ -26,13 +27,21 @@ def published_entries(suite: dict) -> list[dict]:
 
 
 def markdown_sections(suite: dict, records: list[dict]) -> list[str]:
-    """One '### <title>' subsection per table: the grid, published columns beside."""
+    """One '### <title>' subsection per table: the grid, published columns beside, and under it the class-averaged
+    metrics that some of its trials averaged over fewer classes (sections.macro_coverage)."""
     parts = []
     for spec, layout in layouts(suite, records):
         header, body = grid(records, layout, spec.get("published", []))
         table = tabulate(body, header, tablefmt="github", disable_numparse=True) if body else "_No results for this table yet._"
-        parts.append(f"### {spec['title']}\n\n{table}")
+        note = macro_coverage(table_records(records, layout), layout.metrics)
+        parts.append(f"### {spec['title']}\n\n{table}" + (f"\n\n{note}" if note else ""))
     return parts
+
+
+def table_records(records: list[dict], layout: Layout) -> list[dict]:
+    """The records a table's `where` lets in (for some metric of the table)."""
+    varying = varying_params([r for r in records if r.get("status") == "ok"])
+    return [r for r in records if any(matches(dimensions(r, m, varying), layout.where) for m in layout.metrics)]
 
 
 def coordinates(dims: tuple[str, ...], values: tuple[str, ...]) -> str:
