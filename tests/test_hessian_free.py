@@ -117,16 +117,40 @@ def random_spd(n: int, seed: int, condition: float = 100.0) -> torch.Tensor:
     return q @ torch.diag(torch.logspace(0, math.log10(condition), n, dtype=torch.float64)) @ q.T
 
 
-def test_cg_solves_spd_system():
+def check_cg_solves_spd_system() -> None:
     A = random_spd(20, seed=0)
     b = torch.randn(20, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     result = conjugate_gradient(lambda v: A @ v, b, None, max_iters=100, progress_tol=None, residual_tol=1e-12)
     assert result.stop == "residual" and result.iterations <= 40
     torch.testing.assert_close(result.iterates[-1], torch.linalg.solve(A, b), rtol=1e-9, atol=1e-10)
-    # phi = x^T A x / 2 - b^T x is reported at each saved iterate and never increases
-    for x, phi in zip(result.iterates, result.objectives):
+    # phi = x^T A x / 2 - b^T x is reported at each saved iterate and never increases -- in exact arithmetic. In
+    # floating point, once CG has converged successive phi agree to the last bits, and which way they round depends
+    # on the CPU's vector kernels (issue #17: it rose by one ulp on a CPU without AVX2): allow a few ulps of |phi|.
+    objectives = result.objectives
+    for x, phi in zip(result.iterates, objectives):
         assert phi == pytest.approx((0.5 * x @ A @ x - b @ x).item(), rel=1e-8)
-    assert all(a >= b for a, b in zip(result.objectives, result.objectives[1:]))
+    roundoff = 32 * torch.finfo(torch.float64).eps * max(abs(phi) for phi in objectives)
+    rises = [later - earlier for earlier, later in zip(objectives, objectives[1:]) if later > earlier]
+    assert max(rises, default=0.0) <= roundoff, (rises, roundoff)
+    assert objectives[-1] < objectives[0] - 1e3 * roundoff  # and it does decrease, by far more than roundoff
+
+
+def test_cg_solves_spd_system():
+    check_cg_solves_spd_system()
+
+
+def test_cg_objective_check_holds_without_vector_kernels():
+    """The same check under torch's portable (non-AVX) kernels, where the old exact-monotonicity assertion failed."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = "from tests.test_hessian_free import check_cg_solves_spd_system as c; c()"
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default", "OMP_NUM_THREADS": "1"}
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_cg_respects_max_iters_and_saves_geometrically():
