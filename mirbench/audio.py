@@ -22,6 +22,14 @@ from mirbench.dataset import AudioError
 LOADER_VERSION = 1
 RESAMPLER = "soxr_hq"
 
+#: Float audio lives in [-1, 1]. A peak above OUT_OF_RANGE_PEAK (2: twice full scale) is clipped or mis-scaled
+#: audio (int16 values written as floats peak near 32767): `check_samples` warns, and the track is still used.
+OUT_OF_RANGE_PEAK = 2.0
+#: A peak above ABSURD_PEAK (1e10) makes the track unusable: no recording is that loud, and near it the power
+#: spectrum stops fitting float32 (at most (peak * n_fft)**2 = 4e29 for n_fft = 65536 at 1e10, while float32
+#: ends at 3.4e38; a sample of 1e30 gives NaN MFCCs). `check_samples` and `load_audio` both refuse it.
+ABSURD_PEAK = 1e10
+
 
 @dataclass(frozen=True)
 class AudioInfo:
@@ -69,6 +77,24 @@ def _non_finite(path: Path, count: int, first: int, sample_rate: int) -> AudioEr
     )
 
 
+def _out_of_range(path: Path, peak: float) -> AudioError:
+    """The AudioError (kind "out-of-range") for float audio peaking above ABSURD_PEAK."""
+    return _fail(
+        path,
+        f"samples reach {peak:.3g}, absurdly far outside [-1, 1] (features of it overflow to NaN); "
+        "re-export the file as audio normalised to [-1, 1]",
+        kind="out-of-range",
+    )
+
+
+def _loud(path: Path, peak: float) -> str:
+    """The "out-of-range" warning for float audio peaking above OUT_OF_RANGE_PEAK (but not absurdly)."""
+    return (
+        f"{path}: samples reach {peak:.3g}, far outside [-1, 1] (clipped or mis-scaled audio; its features are "
+        "computed as it is); re-export the file normalised to [-1, 1]"
+    )
+
+
 def _soundfile_reason(exc: Exception, path: Path) -> str:
     """libsndfile's complaint without the path repeated ("Error opening '<path>': ...")."""
     text = str(exc).replace(f"Error opening {str(path)!r}: ", "").replace(str(path), "the file")
@@ -112,7 +138,11 @@ def _decode(path: Path) -> tuple[np.ndarray, int]:
 
 
 def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
-    """Mono float32 samples of `path` at `sample_rate` (downmixed by channel mean, soxr-resampled if needed)."""
+    """Mono float32 samples of `path` at `sample_rate` (downmixed by channel mean, soxr-resampled if needed).
+
+    Raises AudioError when the file cannot be decoded, holds NaN or infinite samples (kind "non-finite"), or
+    peaks above ABSURD_PEAK (kind "out-of-range"): whatever decoder read it, validation may not have scanned it.
+    """
     path = Path(path)
     _check_file(path)
     y, native_sr = _decode(path)
@@ -121,6 +151,9 @@ def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
     count, first = _bad_samples(y)
     if count:
         raise _non_finite(path, count, first, native_sr)
+    peak = float(np.abs(y).max())
+    if peak > ABSURD_PEAK:
+        raise _out_of_range(path, peak)
     y = y.mean(axis=1, dtype=np.float32) if y.shape[1] > 1 else y[:, 0]
     if native_sr != int(sample_rate):
         import librosa
@@ -165,19 +198,23 @@ SLACK = 2304  # frames a decoder may fall short of the header's count without th
 FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")  # the only sample formats that can hold NaN or infinity
 
 
-def check_samples(path: str | Path, info: AudioInfo) -> str | None:
+def check_samples(path: str | Path, info: AudioInfo) -> list[tuple[str, str]]:
     """Decode what a header cannot vouch for, cheaply: the first and last blocks, and every sample of a float file.
 
-    Raises AudioError when no audio decodes, or (kind "non-finite") when a float
-    file holds NaN or infinite samples; returns a warning when the file is
-    shorter than its header says (truncated: it loads as far as it goes); else
-    None. Files only audioread can open are not checked here.
+    Raises AudioError when no audio decodes, when a float file holds NaN or
+    infinite samples (kind "non-finite"), or when it peaks above ABSURD_PEAK
+    (1e10, kind "out-of-range"). Returns the warnings, as (kind, reason) pairs:
+    "out-of-range" when a float file peaks above OUT_OF_RANGE_PEAK (2: clipped
+    or mis-scaled, still used), "truncated" when the file is shorter than its
+    header says (it loads as far as it goes). Files only audioread can open are
+    not checked here (`load_audio` refuses their absurd samples when it decodes them).
     """
     path = Path(path)
+    found: list[tuple[str, str]] = []
     try:
         f = sf.SoundFile(str(path))
     except Exception:  # libsndfile cannot open it; probe went through audioread, so load_audio will too
-        return None
+        return found
     with f:
         try:
             head = f.read(min(info.frames, BLOCK), dtype="float32", always_2d=True)
@@ -186,29 +223,38 @@ def check_samples(path: str | Path, info: AudioInfo) -> str | None:
         if not len(head):
             raise _fail(path, f"no audio decodes, though the header says {info.frames} frames; copy the file again")
         if f.subtype in FLOAT_SUBTYPES:
-            _scan_float(f, path, info.sample_rate)
+            peak = _scan_float(f, path, info.sample_rate)
+            if peak > OUT_OF_RANGE_PEAK:
+                found.append(("out-of-range", _loud(path, peak)))
         cut = _tail_shortfall(f, info.frames)
     declared = None if cut else _wav_declared_frames(path)
     if not cut and (declared is None or declared <= info.frames):
-        return None
+        return found
     rate = info.sample_rate
     said = f"{path}: truncated: the header says {(declared or info.frames) / rate:.2f} s of audio"
     held = "decoding stops before the end" if cut else f"the file holds {info.frames / rate:.2f} s"
-    return f"{said}, but {held} (it loads as far as it goes; copy the file again from the dataset's archive)"
+    found.append(("truncated", f"{said}, but {held} (it loads as far as it goes; copy the file again from the dataset's archive)"))
+    return found
 
 
-def _scan_float(f: sf.SoundFile, path: Path, sample_rate: int) -> None:
-    """Raise AudioError (kind "non-finite") when any sample of a float file is NaN or infinite."""
+def _scan_float(f: sf.SoundFile, path: Path, sample_rate: int) -> float:
+    """The peak absolute sample of a float file; raise AudioError when any sample is NaN or infinite (kind
+    "non-finite") or the peak is above ABSURD_PEAK (kind "out-of-range")."""
     f.seek(0)
-    offset, total, first = 0, 0, None
+    offset, total, first, peak = 0, 0, None, 0.0
     for block in f.blocks(blocksize=1 << 16, dtype="float64", always_2d=True):
         count, at = _bad_samples(block)
         if count and first is None:
             first = offset + at
+        elif not count and len(block):
+            peak = max(peak, float(np.abs(block).max()))
         total += count
         offset += len(block)
     if total:
         raise _non_finite(path, total, first, sample_rate)
+    if peak > ABSURD_PEAK:
+        raise _out_of_range(path, peak)
+    return peak
 
 
 def _tail_shortfall(f: sf.SoundFile, frames: int) -> bool:

@@ -63,11 +63,15 @@ class ValidationReport:
 
     `problems` make a track unusable (it is skipped and counted in reports):
     kind "missing", "unreadable" (no decodable audio: empty, corrupt, not a
-    file, not readable) or "non-finite" (NaN or infinite samples). `warnings`
+    file, not readable), "non-finite" (NaN or infinite samples, or features
+    that come out NaN or infinite) or "out-of-range" (float samples above
+    `mirbench.audio.ABSURD_PEAK`, 1e10: features of them overflow). `warnings`
     leave it usable but worth a look: kind "sample-rate" (it will be
     resampled), "truncated" (shorter than its header says: it loads as far as
-    it goes) or "checksum" (it differs from the published file, so results may
-    not be comparable). A track has one kind: a problem's, else its last warning's.
+    it goes), "out-of-range" (float samples above `mirbench.audio.OUT_OF_RANGE_PEAK`,
+    2: clipped or mis-scaled audio) or "checksum" (it differs from the published
+    file, so results may not be comparable). A track has one kind: a problem's,
+    else its last warning's.
     """
 
     dataset: str
@@ -183,7 +187,8 @@ class Dataset:
 
     def validate(self) -> ValidationReport:
         """Check that every track's file exists, its audio decodes (header, first and last blocks, every sample of
-        a float file), and its sample rate is the published one; tracks with a problem are skipped by runs."""
+        a float file: finite, and not far outside [-1, 1]), and its sample rate is the published one; tracks with a
+        problem are skipped by runs."""
         from mirbench.audio import check_samples, probe
 
         report = ValidationReport(self.name, len(self.tracks))
@@ -193,12 +198,12 @@ class Dataset:
                 continue
             try:
                 info = probe(t.path)
-                truncated = check_samples(t.path, info)
+                found = check_samples(t.path, info)
             except AudioError as exc:
                 report.problem(t.id, exc.kind, str(exc))
                 continue
-            if truncated:
-                report.warn(t.id, "truncated", truncated)
+            for kind, reason in found:
+                report.warn(t.id, kind, reason)
             if self.expected_sample_rate and info.sample_rate != self.expected_sample_rate:
                 report.warn(
                     t.id, "sample-rate", f"{t.path}: {info.sample_rate} Hz, expected {self.expected_sample_rate} Hz (resampled on load)"

@@ -7,6 +7,17 @@ through the same frontend with the same parameters, wherever the file lives.
 Entries are written to a temporary file and renamed into place, so processes
 that compute the same entry at once never leave a torn file.
 
+An entry is trusted only as far as it is checked: beside `<audio key>.npy`,
+`<audio key>.json` records the track's length in samples at the frontend's rate
+and the array's shape, and an entry is used only when it is float32, its shape
+is the one recorded and the one the frontend gives for that length
+(`n_frames(n_samples)`, `n_dims`), and every value is finite. Anything else (a
+missing or stale record, another shape, NaN) is logged naming the entry, removed
+and recomputed. An entry that passes is not scanned again by the same process
+while its files keep their size and mtime. Features that come out NaN or
+infinite are never cached: they make the track unusable (an AudioError of kind
+"non-finite" naming it), like audio that cannot be decoded.
+
 Extraction streams: tracks are decoded one at a time into batches of at most
 `batch_size` tracks and `max_batch_samples` zero-padded samples, and a batch's
 audio is released before the next one is decoded. Memory held while features
@@ -20,6 +31,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import time
@@ -42,6 +54,13 @@ _SPARE_FILES = 64
 # (resolved path, size, mtime_ns) -> sha256, shared by every store of the process:
 # a run creates one store per trial, and rehashing the audio each time is waste.
 _CONTENT_HASHES: dict[tuple[str, int, int], str] = {}
+# Entries found valid, as (path, size, mtime_ns of the .npy, size, mtime_ns of its sidecar): an entry read again
+# by the process (every trial reads the same features) is not scanned again while its files are unchanged.
+_VALID_ENTRIES: set[tuple[str, int, int, int, int]] = set()
+# Values checked for finiteness at a time (4 MB of float32): a memory-mapped entry is scanned without loading it whole.
+_SCAN_CHUNK = 1 << 20
+
+log = logging.getLogger("mirbench.features")
 
 
 def default_cache_dir() -> Path:
@@ -147,7 +166,7 @@ class FeatureStore:
                 entry = self.entry_path(dataset, track, frontend)
             except AudioError as exc:
                 raise AudioError.of_track(track.id, exc) from None
-            cached = _read_entry(entry, mmap) if entry is not None else None
+            cached = _read_entry(entry, frontend, mmap) if entry is not None else None
             if cached is not None:
                 out[i] = cached
                 self.hits += 1
@@ -158,7 +177,7 @@ class FeatureStore:
             start = time.perf_counter()
             try:
                 for batch, audios in self._batches(dataset, jobs, frontend):
-                    self._keep(batch, self._compute(audios, frontend), out, mmap)
+                    self._keep(batch, self._compute(audios, frontend), out, frontend, mmap)
                     self.misses += sum(len(positions) for _, positions, _ in batch)
             finally:
                 self.seconds += time.perf_counter() - start
@@ -198,8 +217,9 @@ class FeatureStore:
         if batch:
             yield batch, audios
 
-    def _compute(self, audios: list[np.ndarray], frontend: Frontend) -> list[np.ndarray]:
-        """Zero-pad to the longest, run the frontend once, and return each row's own frames (views of one array).
+    def _compute(self, audios: list[np.ndarray], frontend: Frontend) -> list[tuple[np.ndarray, int]]:
+        """Zero-pad to the longest, run the frontend once, and return each row's own frames (views of one array)
+        with the row's length in samples.
 
         Consumes `audios`: each decoded track is dropped from the list once copied into the padded batch,
         so a batch's audio is held once, not twice, while the frontend runs.
@@ -219,45 +239,140 @@ class FeatureStore:
             feats = frontend(x, lengths=torch.tensor(lengths, device=self.device))
         del x
         feats = feats.to(torch.float32).cpu().numpy()
-        return [feats[row, : frontend.n_frames(n)] for row, n in enumerate(lengths)]
+        return [(feats[row, : frontend.n_frames(n)], n) for row, n in enumerate(lengths)]
 
-    def _keep(self, batch: list, rows: list[np.ndarray], out: list, mmap: bool) -> None:
+    def _keep(self, batch: list, rows: list[tuple[np.ndarray, int]], out: list, frontend: Frontend, mmap: bool) -> None:
         """Write a computed batch to the cache and put each track's features at its positions in `out`.
 
-        `rows` are views of the batch's padded output: what `out` keeps is a memory map of the written
-        entry (`mmap`) or a copy, never the view, so no batch outlives its call.
+        `rows` are views of the batch's padded output with their tracks' lengths: what `out` keeps is a memory
+        map of the written entry (`mmap`) or a copy, never the view, so no batch outlives its call. A track whose
+        features are NaN or infinite is neither cached nor kept: once the others are, an AudioError (kind
+        "non-finite") names it.
         """
-        for (entry, positions, _), arr in zip(batch, rows):
+        unusable = None
+        for (entry, positions, track), (arr, n_samples) in zip(batch, rows):
+            if not _all_finite(arr):
+                unusable = unusable or _non_finite_features(track, arr, frontend)
+                continue
             mapped = None
             if isinstance(entry, Path):
-                _write_entry(entry, arr)
-                mapped = _read_entry(entry, mmap=True) if mmap else None
+                _write_entry(entry, arr, n_samples)
+                mapped = _read_entry(entry, frontend, mmap=True) if mmap else None
             for i in positions:
                 out[i] = mapped if mapped is not None else arr.copy()
+        if unusable is not None:
+            raise unusable
 
 
-def _read_entry(path: Path, mmap: bool = False) -> np.ndarray | None:
-    """A cached array (a read-only memory map if asked), or None if absent or unreadable (then it is recomputed)."""
+def _non_finite_features(track: Track, arr: np.ndarray, frontend: Frontend) -> AudioError:
+    bad = int(np.count_nonzero(~np.isfinite(arr)))
+    exc = AudioError(
+        f"{track.path}: its {frontend.name} features hold {bad} NaN or infinite value(s) of {arr.size} (audio far "
+        "outside [-1, 1], or otherwise broken); check the file with 'mirbench data check' and re-export it",
+        kind="non-finite",
+    )
+    return AudioError.of_track(track.id, exc)
+
+
+def _all_finite(arr: np.ndarray) -> bool:
+    """Whether every value of `arr` is finite, scanned in chunks (a memory map is paged through, not copied)."""
+    flat = arr.reshape(-1)
+    return all(np.isfinite(flat[i : i + _SCAN_CHUNK]).all() for i in range(0, flat.size, _SCAN_CHUNK))
+
+
+def _sidecar(path: Path) -> Path:
+    """The record beside an entry: the track's length in samples (at the frontend's rate) and the array's shape."""
+    return path.with_suffix(".json")
+
+
+def _read_entry(path: Path, frontend: Frontend, mmap: bool = False) -> np.ndarray | None:
+    """A cached array that fits `frontend` (a read-only memory map if asked), or None (then it is recomputed).
+
+    None when absent; when present but unreadable or not what the frontend gives for the track's recorded length
+    (see the module's docstring), the entry is logged, removed and None returned.
+    """
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    try:
+        side_st = _sidecar(path).stat()
+    except OSError:
+        log.info("cached features %s have no record of their track's length beside them (written by an older "
+                 "mirbench?); computing them again", path)
+        _discard(path)
+        return None
+    memo = (str(path), st.st_size, st.st_mtime_ns, side_st.st_size, side_st.st_mtime_ns)
     try:
         arr = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
+    except FileNotFoundError:
+        return None
     except OSError as exc:
         if exc.errno in (errno.EMFILE, errno.ENFILE):  # not a bad entry: the process is out of file descriptors
             raise OSError(exc.errno, f"{path}: cannot open the cached features: {_too_many_files()}") from None
-        return None
+        reason = f"cannot be read ({exc.strerror or type(exc).__name__})"
     except (ValueError, EOFError):
-        return None
+        reason = "are not a complete .npy array"
+    else:
+        if memo in _VALID_ENTRIES:
+            return arr
+        reason = _misfit(arr, _sidecar(path), frontend)
+        if reason is None:
+            _VALID_ENTRIES.add(memo)
+            return arr
+        del arr
+    log.warning("cached features %s %s; computing them again", path, reason)
+    _discard(path)
+    return None
+
+
+def _misfit(arr: np.ndarray, sidecar: Path, frontend: Frontend) -> str | None:
+    """Why a loaded entry is not what `frontend` gives for the track its sidecar describes, or None when it is."""
     if arr.dtype != np.float32 or arr.ndim != 2:
-        return None
-    return arr
+        return f"are {arr.dtype} of shape {arr.shape}, not float32 (frames, dims)"
+    try:
+        meta = json.loads(sidecar.read_text())
+        n_samples, shape = meta["n_samples"], tuple(meta["shape"])
+        if not all(type(v) is int and v >= 0 for v in (n_samples, *shape)) or len(shape) != 2:
+            raise TypeError
+    except (OSError, ValueError, TypeError, KeyError):
+        return f"have an unreadable record of their track's length ({sidecar.name})"
+    if shape != arr.shape:
+        return f"have shape {arr.shape}, not the {shape} recorded in {sidecar.name}"
+    want = (frontend.n_frames(n_samples), frontend.n_dims)
+    if arr.shape != want:
+        return f"have shape {arr.shape}, but {frontend.name} gives {want} for a track of {n_samples} samples"
+    if not _all_finite(arr):
+        return f"hold {int(np.count_nonzero(~np.isfinite(arr)))} NaN or infinite value(s)"
+    return None
 
 
-def _write_entry(path: Path, arr: np.ndarray) -> None:
-    """Write `arr` to `path` atomically: a temporary file in the same directory, then os.replace."""
+def _discard(path: Path) -> None:
+    """Remove an entry and its sidecar (what another process removed first is not an error)."""
+    for p in (path, _sidecar(path)):
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("cannot remove %s (%s); it will be replaced when its features are written", p, exc.strerror or exc)
+
+
+def _write_entry(path: Path, arr: np.ndarray, n_samples: int) -> None:
+    """Write `arr` to `path` and its sidecar beside it, each atomically; the sidecar first, so that a reader that
+    finds the array finds its record too."""
+    record = {"n_samples": int(n_samples), "shape": [int(n) for n in arr.shape]}
+    _write_atomic(_sidecar(path), lambda f: f.write(json.dumps(record).encode()))
+    _write_atomic(path, lambda f: np.save(f, arr, allow_pickle=False))
+
+
+def _write_atomic(path: Path, write) -> None:
+    """`write(file)` into a temporary file in `path`'s directory, then os.replace it onto `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.save(f, arr, allow_pickle=False)
+            write(f)
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -82,7 +82,7 @@ def test_cache_layout_and_no_temp_files_left(tmp_path, dataset):
     fe = STFTMagnitude(sample_rate=SR)
     FeatureStore(tmp_path / "cache").get(dataset, dataset.tracks, fe)
     folder = tmp_path / "cache" / "features" / fe.key()
-    assert sorted(p.suffix for p in folder.iterdir()) == [".npy"] * 5
+    assert sorted(p.suffix for p in folder.iterdir()) == [".json"] * 5 + [".npy"] * 5  # each entry and its record
 
 
 def test_different_params_make_different_entries(tmp_path, dataset):
@@ -235,7 +235,7 @@ def test_concurrent_stores_share_entries_safely(tmp_path, dataset):
         for a, b in zip(results[0], other):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
     folder = tmp_path / "cache" / "features" / fe.key()
-    assert len(list(folder.iterdir())) == 5  # no temporary files left behind
+    assert len(list(folder.iterdir())) == 10  # each entry and its record, no temporary files left behind
 
 
 def test_default_cache_dir(monkeypatch, tmp_path):
