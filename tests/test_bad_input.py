@@ -914,3 +914,58 @@ def test_a_track_that_fails_mid_trial_is_skipped_and_the_trial_goes_on(write_sui
         assert r["fold"]["train"] + r["fold"]["valid"] + r["fold"]["test"] == 11
     assert broken in (tmp_path / "rep" / "smoke.md").read_text()
     assert "Traceback" not in capsys.readouterr().err
+
+
+# ============================================================================= issue 17: tracebacks that became one line
+
+DEEP = 100_000
+
+
+@pytest.mark.parametrize("nesting", ["arrays", "inline tables", "just deeper than the limit"])
+def test_deeply_nested_toml_is_one_line(nesting, tmp_path, capsys):
+    """tomllib recurses once per level: 100,000 levels raised RecursionError. A few levels past the bound (which
+    tomllib parses) are refused too: nothing downstream is asked to walk a value that deep."""
+    from mirbench.suite import MAX_DEPTH
+
+    value = {
+        "arrays": "[" * DEEP + "]" * DEEP,
+        "inline tables": "{ a = " * DEEP + "1" + " }" * DEEP,
+        "just deeper than the limit": "[" * (MAX_DEPTH + 1) + "1" + "]" * (MAX_DEPTH + 1),
+    }[nesting]
+    path = tmp_path / "deep.toml"
+    path.write_text(f'version = "1"\n[dataset]\nname = "synthetic"\nextra = {value}\n')
+    line = cli_error(["validate", str(path)], capsys)
+    assert str(path) in line and "nested" in line and str(MAX_DEPTH) in line
+    assert len(line) < 400  # the file's contents are not echoed
+
+
+@pytest.mark.parametrize("name", ["a\\u0000b", "a\\nb", "tab\\there", "a\\u007fb", "..", "a/b", "a\\\\b", ""])
+def test_a_suite_name_unusable_as_a_file_name_is_one_line(name, write_suite, capsys):
+    """The name becomes directory and file names under results/ and reports/: a NUL byte used to end the run
+    in 'error: embedded null byte', a newline or other control character made a file name nobody can type."""
+    suite = write_suite(f'name = "{name}"\n' + SMOKE_SUITE)
+    line = cli_error(["validate", str(suite)], capsys)
+    assert "'name'" in line and "control characters" in line and "results" in line
+
+
+def test_a_suite_name_with_a_nul_byte_stops_the_run_before_any_trial(write_suite, tmp_path, capsys):
+    suite = write_suite('name = "a\\u0000b"\n' + SMOKE_SUITE)
+    out = tmp_path / "res"
+    line = cli_error(["run", str(suite), "--results", str(out), "--no-progress", "--device", "cpu"], capsys)
+    assert "'name'" in line and "embedded null byte" not in line and not out.exists()
+
+
+def test_a_long_suite_name_is_one_line(write_suite, capsys):
+    suite = write_suite(f'name = "{"x" * 300}"\n' + SMOKE_SUITE)
+    line = cli_error(["validate", str(suite)], capsys)
+    assert "'name'" in line and "at most" in line
+
+
+def test_a_grid_over_the_variant_limit_is_one_line(write_suite, capsys):
+    from mirbench.suite import MAX_VARIANTS
+
+    per_key = int(MAX_VARIANTS ** 0.5) + 1
+    grid = f"{{ C = {list(range(1, per_key + 1))}, n_mfcc = {list(range(1, per_key + 1))} }}"
+    suite = write_suite(SMOKE_SUITE.replace('grid = { C = [1.0, 10.0] }', f"grid = {grid}"))
+    line = cli_error(["validate", str(suite)], capsys)
+    assert "'systems[0].grid'" in line and f"{per_key * per_key:,} variants" in line and f"{MAX_VARIANTS:,}" in line

@@ -199,3 +199,56 @@ def test_missing_data_root_directory(tmp_path, capsys):
 def test_validate_ok_message(tmp_path, capsys):
     assert main(["validate", str(write(tmp_path, BASE))]) == 0
     assert "ok — 5 variant(s)" in capsys.readouterr().out
+
+
+# -- large grids (issue 17): checked once per key where that is the same check, and bounded ---------------------
+
+GRID_10K = """
+version = "1"
+[dataset]
+name = "synthetic"
+[protocol]
+name = "stratified-kfold"
+folds = 2
+[quick]
+params = {{ max_epochs = 1 }}
+[[systems]]
+name = "fma.mlp"
+grid = {{ depth = {depth}, width = {width}, dropout = {dropout}, learning_rate = {lr} }}
+"""
+AXES = {"depth": list(range(1, 11)), "width": list(range(10, 101, 10)),
+        "dropout": [i / 10 for i in range(10)], "lr": [i / 100 for i in range(1, 11)]}
+
+
+def test_a_ten_thousand_variant_grid_validates_to_the_right_variants(tmp_path):
+    """Used to take 50-90 s (kinds checked and the registry searched once per point); benchmarks/bench_suite.py
+    times it."""
+    import itertools
+
+    from mirbench.suite import MAX_VARIANTS
+
+    suite = load_suite(write(tmp_path, GRID_10K.format(**AXES)))
+    assert len(suite.variants) == MAX_VARIANTS == 10_000
+    expected = [dict(zip(("depth", "width", "dropout", "learning_rate"), p)) for p in itertools.product(*AXES.values())]
+    assert [v.params for v in suite.variants] == expected  # the order the grid is written in
+    assert len({v.id for v in suite.variants}) == 10_000 and {v.system for v in suite.variants} == {"fma.mlp"}
+
+
+@pytest.mark.parametrize("axis, value, says", [
+    ("dropout", 1.5, "'systems[0].grid.dropout': dropout must be in [0, 1), got 1.5"),  # the system's check_params
+    ("width", 2.5, "'systems[0].grid.width' must be integer (system 'fma.mlp' parameter 'width'), got float 2.5"),
+])
+def test_a_bad_value_at_the_end_of_a_large_grid_is_named(axis, value, says, tmp_path):
+    axes = {**AXES, axis: AXES[axis][:-1] + [value]}
+    with pytest.raises(SuiteError) as exc:
+        load_suite(write(tmp_path, GRID_10K.format(**axes)))
+    assert says in str(exc.value)
+
+
+def test_the_variant_limit_counts_every_systems_entry(tmp_path):
+    text = GRID_10K.format(**AXES) + '[[systems]]\nname = "mfcc"\ngrid = { C = [1.0, 10.0] }\n'
+    with pytest.raises(SuiteError) as exc:
+        load_suite(write(tmp_path, text))
+    message = str(exc.value)
+    assert "'systems[1].grid' expands to 2 variants (2), and the suite to 10,002" in message
+    assert "over the limit of 10,000 variants per suite" in message

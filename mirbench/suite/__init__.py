@@ -10,20 +10,27 @@ import hashlib
 import itertools
 import json
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mirbench.dataset import DatasetError
-from mirbench.suite.params import accepted_params, check_kinds, check_names, raised, vet
+from mirbench.suite.params import accepted_params, check_kind_lists, check_kinds, check_names, raised, vet
 from mirbench.suite.report_checks import check_report
-from mirbench.suite.schema import SCHEMA, SuiteError, check, nearest
+from mirbench.suite.schema import SCHEMA, SuiteError, brief, check, nearest
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Suite", "Variant", "SuiteError", "load_suite", "expand_grid", "accepted_params"]
+__all__ = ["Suite", "Variant", "SuiteError", "load_suite", "expand_grid", "accepted_params", "MAX_VARIANTS", "MAX_DEPTH"]
+
+#: The most variants one suite may expand to (all its [[systems]] and grids together): each is trained per fold and
+#: seed, so a grid past this is almost always a typo, and a real sweep of that size belongs in several suites.
+MAX_VARIANTS = 10_000
+#: The deepest nesting of tables and arrays a suite file may have (a suite needs five or so levels).
+MAX_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,9 @@ def read_toml(path: Path) -> dict:
     """Parse one TOML file; syntax errors and duplicate keys name the file."""
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            data = tomllib.load(fh)
+    except RecursionError:  # tomllib recurses once per level of nesting
+        raise SuiteError(f"{path}: {too_deep()}") from None
     except FileNotFoundError:
         raise SuiteError(f"{path}: no such suite file") from None
     except IsADirectoryError:
@@ -105,6 +114,25 @@ def read_toml(path: Path) -> dict:
         raise SuiteError(f"{path}: not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise SuiteError(f"{path}: not valid TOML: {exc}") from None
+    if depth(data) > MAX_DEPTH:
+        raise SuiteError(f"{path}: {too_deep()}")
+    return data
+
+
+def too_deep() -> str:
+    return (f"tables and arrays nested more than {MAX_DEPTH} levels deep; a suite needs only a few levels "
+            "(check the file for runaway brackets or braces)")
+
+
+def depth(value) -> int:
+    """How deeply tables and arrays nest in `value` (a scalar is 0, {} or [] is 1), without recursing."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
 
 
 def merge(parent: dict, child: dict) -> dict:
@@ -146,11 +174,19 @@ def resolve(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     return merge(parent, data)
 
 
-def expand_grid(grid: dict, where: str) -> list[dict]:
-    """The cartesian product of a grid table, in the order its keys and values are written."""
+def grid_size(grid: dict, where: str) -> int:
+    """How many points a grid table has; every value must be a non-empty array."""
+    size = 1
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
-            raise SuiteError(f"{where}.grid.{key} must be a non-empty array of values, got {values!r}")
+            raise SuiteError(f"{where}.grid.{key} must be a non-empty array of values, got {brief(values)}")
+        size *= len(values)
+    return size
+
+
+def expand_grid(grid: dict, where: str) -> list[dict]:
+    """The cartesian product of a grid table, in the order its keys and values are written."""
+    grid_size(grid, where)
     keys = list(grid)
     return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
 
@@ -176,7 +212,13 @@ def check_shared_params(data: dict, where: str) -> None:
 
 
 def build_variants(data: dict, where: str) -> list[Variant]:
-    """The variants of every [[systems]] entry: parameter names, kinds and values checked, grids expanded."""
+    """The variants of every [[systems]] entry: parameter names, kinds and values checked, grids expanded.
+
+    A suite expands to at most MAX_VARIANTS (10,000) variants, all entries together; past that it is refused
+    before anything is expanded, naming the grid that went over. The kinds of a grid's values are checked once
+    per key (a value's kind does not depend on the other keys); only the system's own `check_params`, which
+    judges combinations, runs once per point.
+    """
     from mirbench.registry import RegistryError, systems
 
     if not data.get("systems"):
@@ -184,6 +226,7 @@ def build_variants(data: dict, where: str) -> list[Variant]:
     shared = data.get("params", {})
     check_shared_params(data, where)
     variants: list[Variant] = []
+    total = 0
     for i, spec in enumerate(data["systems"]):
         here = f"systems[{i}]"
         try:
@@ -204,14 +247,22 @@ def build_variants(data: dict, where: str) -> list[Variant]:
         paths |= {k: f"{here}.grid.{k}" for k in grid}
         params = taken | params
         check_kinds(factory, {k: (paths[k], v) for k, v in params.items()}, where, what)
+        size = grid_size(grid, f"{where}: '{here}")
+        total += size
+        if total > MAX_VARIANTS:
+            shape = " x ".join(str(len(v)) for v in grid.values()) or "1"
+            suite_wide = f", and the suite to {total:,}" if total != size else ""
+            raise SuiteError(
+                f"{where}: '{here}.grid' expands to {size:,} variants ({shape}){suite_wide}, over the limit of "
+                f"{MAX_VARIANTS:,} variants per suite; use fewer values, or split the sweep over several suites"
+            )
+        check_kind_lists(factory, {k: (paths[k], values) for k, values in grid.items()}, where, what)
         label = spec.get("label", spec["name"])
         for point in expand_grid(grid, f"{where}: '{here}"):
-            check_kinds(factory, {k: (paths[k], v) for k, v in point.items()}, where, what)
             merged = {**params, **point}
             vet_system(factory, merged, paths, where, here)
             variants.append(Variant(spec["name"], label, merged))
-    ids = [v.id for v in variants]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    dupes = sorted(i for i, n in Counter(v.id for v in variants).items() if n > 1)
     if dupes:
         raise SuiteError(f"{where}: systems repeat the same variant ({', '.join(dupes)}); remove the duplicate")
     return variants
@@ -232,15 +283,21 @@ def check_quick(data: dict, variants: list[Variant], where: str) -> None:
     from mirbench.registry import systems
 
     overrides = data.get("quick", {}).get("params", {})
+    if not overrides:
+        return
     paths = {k: f"quick.params.{k}" for k in overrides}
+    taken: dict[str, tuple] = {}  # system -> (factory, the overrides it takes): one lookup per system, not per variant
     for variant in variants:
-        factory = systems.get(variant.system)
-        names, open_ended = accepted_params(factory)
-        mine = {k: v for k, v in overrides.items() if k in names or open_ended}
+        if variant.system not in taken:
+            factory = systems.get(variant.system)
+            names, open_ended = accepted_params(factory)
+            mine = {k: v for k, v in overrides.items() if k in names or open_ended}
+            if mine:
+                check_kinds(factory, {k: (paths[k], v) for k, v in mine.items()}, where, f"system {variant.system!r}")
+            taken[variant.system] = (factory, mine)
+        factory, mine = taken[variant.system]
         if not mine:
             continue
-        what = f"system {variant.system!r}"
-        check_kinds(factory, {k: (paths[k], v) for k, v in mine.items()}, where, what)
         vet_system(factory, {**variant.params, **mine}, {**{k: "quick.params" for k in variant.params}, **paths},
                    where, "quick.params")
 

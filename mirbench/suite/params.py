@@ -94,12 +94,21 @@ def kind_ok(value: Any, kinds: set[type]) -> bool:
 
 def check_kinds(factory, values: Mapping[str, tuple[str, Any]], where: str, what: str) -> None:
     """Each value is of the kind its parameter's annotation says; `values` maps name -> (key path, value)."""
+    check_kind_lists(factory, {name: (path, [value]) for name, (path, value) in values.items()}, where, what)
+
+
+def check_kind_lists(factory, values: Mapping[str, tuple[str, list]], where: str, what: str) -> None:
+    """`check_kinds` for arrays of values (a grid: name -> (key path, values)): the annotations are read once and
+    each value is checked once, however many grid points it appears in."""
     kinds = expected_kinds(factory)
-    for name, (path, value) in values.items():
+    for name, (path, options) in values.items():
         wanted = kinds.get(name)
-        if wanted and not kind_ok(value, wanted):
-            shown = " or ".join(KIND_NAMES[k] for k in KIND_NAMES if k in wanted and not (k is int and float in wanted))
-            raise SuiteError(f"{where}: '{path}' must be {shown} ({what} parameter {name!r}), got {type_name(value)} {value!r}")
+        for value in options if wanted else ():
+            if not kind_ok(value, wanted):
+                shown = " or ".join(KIND_NAMES[k] for k in KIND_NAMES if k in wanted and not (k is int and float in wanted))
+                raise SuiteError(
+                    f"{where}: '{path}' must be {shown} ({what} parameter {name!r}), got {type_name(value)} {value!r}"
+                )
 
 
 def culprit(fails: Callable[[dict], Exception | None], params: Mapping) -> str | None:

@@ -7,6 +7,7 @@ typo in a suite never silently changes what runs.
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -24,6 +25,12 @@ def type_name(value: Any) -> str:
     return {str: "string", int: "integer", float: "float", bool: "boolean", list: "array", dict: "table"}.get(
         type(value), type(value).__name__
     )
+
+
+def brief(value: Any, limit: int = 60) -> str:
+    """A value as an error message shows it: its repr (control characters escaped), cut short when long."""
+    shown = repr(value)
+    return shown if len(shown) <= limit else f"{shown[:limit]}..."
 
 
 @dataclass(frozen=True)
@@ -67,10 +74,21 @@ def name_list(v):
     return nonempty_list(v) or str_list(v)
 
 
+#: the longest suite name, in bytes of UTF-8: it is a file name (at most 255 bytes) once suffixes are added
+NAME_BYTES = 200
+
+
 def file_name(v):
-    """A suite name names its results folder and report files: no path separators, not empty, not '.' or '..'."""
-    if not v.strip() or v.strip() in (".", "..") or any(c in v for c in "/\\"):
-        return "must be a plain name, not empty, '.' or '..' and without '/' or '\\' (it names the results folder and reports)"
+    """A suite name names its results folder and report files (results/NAME/, reports/NAME.md): not empty, '.' or
+    '..', no path separator, no control character or line break (NUL included: no file name holds one), and at
+    most NAME_BYTES bytes."""
+    plain = v.strip() and v.strip() not in (".", "..") and not any(c in v for c in "/\\")
+    printable = not any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in v)
+    if not (plain and printable and len(v.encode("utf-8", "surrogatepass")) <= NAME_BYTES):
+        return (
+            f"must be a plain name usable as a file name: not empty, '.' or '..', at most {NAME_BYTES} bytes, and without "
+            "'/', '\\' or control characters (NUL, tab, newline); it names the results folder and the report files"
+        )
     return None
 
 
@@ -194,7 +212,7 @@ def check_value(value: Any, spec: Any, here: str, where: str, partial: bool = Fa
             ok = isinstance(value, spec.types) or (float in spec.types and isinstance(value, int))
         if not ok:
             wanted = " or ".join(type_name(t()) for t in spec.types)
-            raise SuiteError(f"{where}: '{here}' must be {wanted}, got {type_name(value)} {value!r}")
+            raise SuiteError(f"{where}: '{here}' must be {wanted}, got {type_name(value)} {brief(value)}")
         complaint = spec.check(value) if spec.check else None
         if complaint:
-            raise SuiteError(f"{where}: '{here}' {complaint}, got {value!r}")
+            raise SuiteError(f"{where}: '{here}' {complaint}, got {brief(value)}")
