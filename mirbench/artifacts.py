@@ -14,7 +14,10 @@ into a temporary sibling and renamed into place, so a reader never sees half an
 entry; a per-key lock file makes a second process that wants the same model
 wait for the first one to train it instead of training it again (POSIX; without
 `fcntl` both train and the first rename wins). An unreadable entry is retrained
-and replaced.
+and replaced, and so is one that loads but does not fit the model it is for:
+callers pass `fits=state_fits(model)`, built from their freshly constructed
+network, and an entry with missing or unexpected keys, other shapes or
+non-finite weights is logged by name and trained again.
 """
 
 from __future__ import annotations
@@ -53,11 +56,14 @@ def load_or_train(
     cache_dir: str | Path | None,
     key: dict,
     train_fn: Callable[[], tuple[dict, dict]],
+    fits: Callable[[dict], str | None] | None = None,
 ) -> tuple[dict, dict, bool]:
     """(state_dict, info, cached): the stored model for `key`, or a freshly trained (and stored) one.
 
     `train_fn` returns a state dict of tensors and a JSON-able info dict (its
     training time, epochs...). `cached` says whether the model came from the cache.
+    `fits(state)` says why a stored state dict does not fit the model (None when
+    it does, e.g. `state_fits(model)`); such an entry is retrained and replaced.
     """
     if cache_dir is None:
         state, info = train_fn()
@@ -67,7 +73,11 @@ def load_or_train(
     with _lock(final.with_name(final.name + ".lock")):
         found = _read(final)
         if found is not None:
-            return found[0], found[1], True
+            misfit = fits(found[0]) if fits is not None else None
+            if misfit is None:
+                return found[0], found[1], True
+            log.warning("model cache entry %s does not fit its model (%s); training again", final, misfit)
+            shutil.rmtree(final, ignore_errors=True)
         state, info = train_fn()
         info = dict(info)
         _write(final, key, state, info)
@@ -80,11 +90,42 @@ def _read(path: Path) -> tuple[dict, dict] | None:
     try:
         state = torch.load(path / MODEL_FILE, map_location="cpu", weights_only=True)
         info = json.loads((path / INFO_FILE).read_text())
+        if not isinstance(state, dict) or not isinstance(info, dict):
+            raise ValueError(f"{MODEL_FILE} holds no state dict, or {INFO_FILE} no object")
     except Exception as exc:  # a damaged entry is retrained, not fatal
         log.warning("model cache entry %s is unreadable (%s); training again", path, exc)
         shutil.rmtree(path, ignore_errors=True)
         return None
     return state, info
+
+
+def state_fits(model: torch.nn.Module) -> Callable[[object], str | None]:
+    """A `fits` check for `load_or_train`: why a state dict cannot be loaded into `model` as trained weights
+    (not a dict, keys missing or unexpected, a tensor of another shape, a NaN or infinite weight), or None."""
+    expected = model.state_dict()
+
+    def fits(state) -> str | None:
+        if not isinstance(state, dict):
+            return f"a {type(state).__name__}, not a state dict"
+        missing = [k for k in expected if k not in state]
+        unexpected = [k for k in state if k not in expected]
+        if missing or unexpected:
+            parts = [f"{what} {', '.join(map(str, keys[:5]))}{' ...' if len(keys) > 5 else ''}"
+                     for what, keys in (("missing", missing), ("unexpected", unexpected)) if keys]
+            return "; ".join(parts)
+        for name, want in expected.items():
+            got = state[name]
+            if not isinstance(want, torch.Tensor):
+                continue
+            if not isinstance(got, torch.Tensor):
+                return f"{name} is a {type(got).__name__}, not a tensor"
+            if got.shape != want.shape:
+                return f"{name} has shape {tuple(got.shape)}, the model's has {tuple(want.shape)}"
+            if got.is_floating_point() and not bool(torch.isfinite(got).all()):
+                return f"{name} holds NaN or infinite values"
+        return None
+
+    return fits
 
 
 def _write(final: Path, key: dict, state: dict, info: dict) -> None:

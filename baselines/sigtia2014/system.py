@@ -244,12 +244,12 @@ class Sigtia2014MLP(System):
     def network(self, train: TrackSet, valid: TrackSet | None) -> tuple[mlp.FrameMLP, dict, bool]:
         """The trained network for this data and these parameters: from the model cache, or trained now."""
         key = self.model_key(train, valid)
-        state, info, cached = artifacts.load_or_train(
-            train.store.cache_dir, key, lambda: self._train_network(train, valid)
-        )
         settings = self.settings()
         activation = "sigmoid" if self.regime == "sigmoid-hf" else "relu"
         model = mlp.FrameMLP(self.frontend().n_dims, settings.units, len(train.classes), activation, settings.dropout)
+        state, info, cached = artifacts.load_or_train(
+            train.store.cache_dir, key, lambda: self._train_network(train, valid), fits=artifacts.state_fits(model)
+        )
         model.load_state_dict(state)
         return model.to(train.device).eval(), info, cached
 
