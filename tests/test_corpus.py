@@ -196,3 +196,75 @@ def test_clean_removes_dc_and_sets_length_and_loudness():
     assert rms == pytest.approx(10 ** (render.TARGET_RMS_DB / 20), rel=1e-6) or np.abs(out).max() == pytest.approx(render.PEAK_LIMIT)
     with pytest.raises(ValueError, match="silent"):
         render.clean(np.zeros(48000), 48000, SR, 1.0)
+
+
+# --- a damaged build is named, never a traceback or silence (issue #17) ---------
+
+
+@pytest.fixture
+def damaged(tmp_path, style_set):
+    """A copy of the tiny build under a fresh cache root, to damage."""
+    import shutil
+
+    build = style_set.manifest_path.parent
+    root = tmp_path / "cache"
+    shutil.copytree(build, root / "corpus" / build.name)
+    return root, root / "corpus" / build.name
+
+
+def test_a_clip_shorter_than_the_manifest_says_is_a_validation_problem(damaged):
+    root, build = damaged
+    manifest = json.loads((build / "manifest.json").read_text())
+    short, cut = manifest["clips"][0], manifest["clips"][1]
+    x, sr = sf.read(build / short["wav"])
+    sf.write(build / short["wav"], x[: len(x) // 2], sr, subtype="PCM_16")  # a whole, shorter file
+    data = (build / cut["wav"]).read_bytes()
+    (build / cut["wav"]).write_bytes(data[: len(data) * 3 // 4])  # the header still says 4 s
+    report = CorpusDataset(task="style", cache_dir=root, progress=False, **TINY).validate()
+    assert set(report.problems) == {short["id"], cut["id"]}
+    assert "2.00 s of audio" in report.problems[short["id"]] and "the corpus manifest says 4 s" in report.problems[short["id"]]
+    assert all(str(build) in why and "rebuild" in why for why in report.problems.values())
+    assert report.kinds[short["id"]] == report.kinds[cut["id"]] == "truncated"
+
+
+def test_a_corpus_manifest_missing_a_key_is_one_error_naming_file_and_key(damaged, tmp_path, capsys):
+    from tests.test_bad_input import cli_error
+
+    root, build = damaged
+    manifest = json.loads((build / "manifest.json").read_text())
+    del manifest["clips"][2]["group"]
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DatasetError, match=r"manifest\.json: clips\[2\] has no key 'group'"):
+        CorpusDataset(task="style", cache_dir=root, progress=False, **TINY)
+    suite = write_corpus_suite(tmp_path)
+    line = cli_error(["run", str(suite), "--cache-dir", str(root), "--results", str(tmp_path / "results")], capsys)
+    assert "manifest.json" in line and "'group'" in line and f"delete {build}" in line
+
+
+def test_a_manifest_naming_a_path_outside_its_build_is_refused(damaged):
+    root, build = damaged
+    manifest = json.loads((build / "manifest.json").read_text())
+    manifest["clips"][0]["wav"] = "../../elsewhere.wav"
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DatasetError, match=r"clips\[0\]\.wav names a path outside"):
+        CorpusDataset(task="style", cache_dir=root, progress=False, **TINY)
+
+
+def test_a_corpus_root_parameter_is_one_error_line(tmp_path, capsys):
+    from tests.test_bad_input import cli_error
+
+    suite = write_corpus_suite(tmp_path, 'root = "data/corpus"\n')
+    line = cli_error(["validate", str(suite)], capsys)
+    assert "'dataset.root'" in line and "cache_dir" in line
+    line = cli_error(["run", str(suite), "--results", str(tmp_path / "results")], capsys)
+    assert "'dataset.root'" in line
+
+
+def write_corpus_suite(tmp_path, extra: str = ""):
+    path = tmp_path / "corpus-suite.toml"
+    path.write_text(
+        'name = "tiny-corpus"\nversion = "1"\nseeds = [0]\nmetrics = ["accuracy"]\n'
+        f'[dataset]\nname = "corpus"\nclips_per_class = {TINY["clips_per_class"]}\nclip_seconds = {TINY["clip_seconds"]}\n'
+        f'{extra}[protocol]\nname = "stratified-kfold"\nfolds = 3\n[[systems]]\nname = "mfcc"\nlabel = "MFCC"\n'
+    )
+    return path

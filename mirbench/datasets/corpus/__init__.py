@@ -8,13 +8,12 @@ metre, mode and style). See docs/datasets/corpus.md.
 
 from __future__ import annotations
 
-import json
 import numbers
 from pathlib import Path
 
 from mirbench.dataset import Dataset, DatasetError, Track
 from mirbench.datasets.corpus.builder import build
-from mirbench.datasets.corpus.cache import BUILD_VERSION, SAMPLE_RATE
+from mirbench.datasets.corpus.cache import BUILD_VERSION, SAMPLE_RATE, read_manifest
 from mirbench.datasets.corpus.labels import STYLES, TAG_VOCABULARY
 
 __all__ = ["CorpusDataset", "build", "BUILD_VERSION", "STYLES", "TAG_VOCABULARY", "TASKS"]
@@ -39,10 +38,16 @@ class CorpusDataset(Dataset):
 
     @classmethod
     def check_params(
-        cls, task: str = "style", clips_per_class: int = 80, clip_seconds: float = 30.0, seed: int = 0, **_
-    ) -> None:
-        """A known task, at least one clip per class, clips of positive length, a seed >= 0 (cache_dir, root and
-        progress take anything)."""
+        cls, task: str = "style", clips_per_class: int = 80, clip_seconds: float = 30.0, seed: int = 0,
+        root: object = None, **_,
+    ) -> None:  # fmt: skip
+        """A known task, at least one clip per class, clips of positive length, a seed >= 0, no `root` (a suite's
+        `root` would clash with the data root every dataset is given; cache_dir and progress take anything)."""
+        if root is not None:
+            raise DatasetError(
+                "corpus: takes no 'root': the embedded dataset is built into the cache, not read from a directory; "
+                "remove 'root' (set 'cache_dir', or pass --cache-dir, to choose where it is built)"
+            )
         if task not in TASKS:
             raise DatasetError(f"corpus: unknown task {task!r}; valid tasks are {', '.join(repr(t) for t in TASKS)}")
         if not _is_int(clips_per_class) or clips_per_class < 1:
@@ -65,7 +70,10 @@ class CorpusDataset(Dataset):
     ):
         self.check_params(task, clips_per_class, clip_seconds, seed)
         self.manifest_path = build(cache_dir, int(clips_per_class), float(clip_seconds), int(seed), progress)
-        manifest = json.loads(self.manifest_path.read_text())
+        manifest = read_manifest(self.manifest_path)  # checked: every key this reads is there, paths stay inside
+        if manifest is None:
+            raise DatasetError(f"corpus: {self.manifest_path} vanished while it was read; run again")
+        self.clip_seconds = float(clip_seconds)
         base = self.manifest_path.parent
         tracks = [
             Track(
@@ -86,6 +94,32 @@ class CorpusDataset(Dataset):
             "build_version": BUILD_VERSION,
         }
         super().__init__(tracks, classes, TASKS[task], SAMPLE_RATE, params=params)
+
+    def validate(self):
+        """The checks of every dataset, and each clip's length against the manifest's clip_seconds: a clip of the
+        build that is shorter (or longer) than that is a damaged cache, so it is a problem (the track is skipped,
+        the run names it and its report lists it), not a warning."""
+        from mirbench.audio import probe
+
+        report = super().validate()
+        expected = int(round(self.clip_seconds * SAMPLE_RATE))
+        fix = f"delete {self.manifest_path.parent} to rebuild the corpus"
+        for t in self.tracks:
+            if t.id in report.problems:
+                continue
+            if report.kinds.get(t.id) == "truncated":  # the header promises more audio than the file holds
+                why = report.warnings.pop(t.id)
+                report.problem(t.id, "truncated", f"{why}; a corpus clip must be whole: {fix}")
+                continue
+            frames = probe(t.path).frames
+            if frames != expected:
+                report.warnings.pop(t.id, None)
+                report.problem(
+                    t.id, "truncated",
+                    f"{t.path}: {frames / SAMPLE_RATE:.2f} s of audio, the corpus manifest says {self.clip_seconds:g} s "
+                    f"(a truncated or replaced clip): {fix}",
+                )  # fmt: skip
+        return report
 
 
 def _is_int(value) -> bool:

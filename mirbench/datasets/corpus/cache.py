@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 #: Bump when a change to the build changes its output; old builds are then left alone and rebuilt.
@@ -70,17 +70,71 @@ def write_json(path: Path, obj: object) -> None:
     os.replace(tmp, path)
 
 
+#: What a manifest holds (key -> kind), and each of its clips: every key the dataset reads.
+MANIFEST_KEYS = {"format": int, "params": dict, "sample_rate": int, "styles": list, "tags": list, "clips": list}
+CLIP_KEYS = {"id": str, "wav": str, "style": str, "tags": list, "group": str}
+
+
 def read_manifest(path: Path, params: dict | None = None) -> dict | None:
-    """The manifest at `path` if it is complete, matches `params` and all its audio files exist; else None."""
+    """The manifest at `path` if it is complete, matches `params` and all its audio files exist; None when there is
+    none yet, it is of another format or build, or a clip's file is missing (the build is then done again).
+
+    A manifest that is there but damaged (not JSON, a key missing or of the wrong kind, a clip path leaving the
+    build directory) raises DatasetError naming the file, the key and the fix: it was written atomically by a
+    build, so something else changed it, and a rebuild over it would hide that.
+    """
     try:
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError):
+        text = path.read_text()
+    except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise damaged(path, f"cannot be read ({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
+    try:
+        manifest = json.loads(text)
+    except ValueError:
+        raise damaged(path, "is not valid JSON") from None
+    if not isinstance(manifest, dict):
+        raise damaged(path, "holds no JSON object")
     if manifest.get("format") != MANIFEST_FORMAT or (params is not None and manifest.get("params") != params):
         return None
-    if not all((path.parent / clip["wav"]).is_file() for clip in manifest.get("clips", [])):
+    check_manifest(path, manifest)
+    if not all((path.parent / clip["wav"]).is_file() for clip in manifest["clips"]):
         return None
     return manifest
+
+
+def damaged(path: Path, what: str):
+    """The error for a damaged manifest: its file, what is wrong, and the fix."""
+    from mirbench.dataset import DatasetError
+
+    return DatasetError(f"corpus: {path}: {what} (a damaged build): delete {path.parent} to rebuild it")
+
+
+def check_manifest(path: Path, manifest: dict) -> None:
+    """Every key the dataset reads is there and of its kind, labels are among the manifest's classes, and each
+    clip's file is a relative path inside the build directory; else DatasetError naming the key."""
+
+    def check(obj: dict, keys: dict, where: str) -> None:
+        for key, kind in keys.items():
+            if key not in obj:
+                raise damaged(path, f"{where}has no key {key!r}")
+            if not isinstance(obj[key], kind) or isinstance(obj[key], bool):
+                raise damaged(path, f"{where}key {key!r} is not a{'n' if kind is int else ''} {kind.__name__}")
+
+    check(manifest, MANIFEST_KEYS, "")
+    styles, tags = set(map(str, manifest["styles"])), set(map(str, manifest["tags"]))
+    for i, clip in enumerate(manifest["clips"]):
+        if not isinstance(clip, dict):
+            raise damaged(path, f"clips[{i}] is not a JSON object")
+        check(clip, CLIP_KEYS, f"clips[{i}] ")
+        wav = PurePosixPath(clip["wav"])
+        if wav.is_absolute() or ".." in wav.parts or not wav.parts or "\\" in clip["wav"]:
+            raise damaged(path, f"clips[{i}].wav names a path outside the build directory")
+        if clip["style"] not in styles:
+            raise damaged(path, f"clips[{i}].style {clip['style']!r} is not among its 'styles'")
+        unknown = [t for t in clip["tags"] if t not in tags]
+        if unknown:
+            raise damaged(path, f"clips[{i}].tags {unknown[0]!r} is not among its 'tags'")
 
 
 @contextlib.contextmanager
