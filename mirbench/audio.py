@@ -151,7 +151,7 @@ def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
     count, first = _bad_samples(y)
     if count:
         raise _non_finite(path, count, first, native_sr)
-    peak = float(np.abs(y).max())
+    peak = float(max(y.max(), -y.min()))  # no copy of the audio, unlike abs
     if peak > ABSURD_PEAK:
         raise _out_of_range(path, peak)
     y = y.mean(axis=1, dtype=np.float32) if y.shape[1] > 1 else y[:, 0]
