@@ -156,6 +156,10 @@ class FeatureStore:
         there is nothing to map, and features are returned in memory.) Each map
         keeps a file open, so the soft limit of open files is raised towards the
         hard one when the request needs it; past the hard limit an OSError says so.
+
+        Raises AudioError carrying the track's id when its audio cannot be
+        decoded or its features come out NaN or infinite (kind "non-finite");
+        the features computed before it are cached.
         """
         if mmap and self.cache_dir is not None:
             _allow_open_files(len(tracks))
