@@ -28,7 +28,7 @@ class UnknownEntryError(DatasetError, ValueError):
 
 class AudioError(Exception):
     """A track's audio cannot be read or decoded. `kind` is the ValidationReport problem kind it is filed
-    under ("unreadable" or "non-finite"); `track_id` names the track where the caller knows it."""
+    under ("unreadable", "non-finite" or "out-of-range"); `track_id` names the track where the caller knows it."""
 
     def __init__(self, message: str, track_id: str | None = None, kind: str = "unreadable"):
         super().__init__(message)

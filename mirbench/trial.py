@@ -193,7 +193,7 @@ def attempt(spec: TrialSpec) -> tuple[dict, dict | None]:
         if exc.track_id is None or exc.track_id in spec.skipped:  # not one track's audio: the trial fails
             record["error"] = {"type": "AudioError", "message": str(exc), "traceback": traceback.format_exc()}
         else:
-            unusable = {exc.track_id: f"{exc} (found while decoding)"}
+            unusable = {exc.track_id: f"{exc} (found during the trial)"}
     except Exception as exc:  # a failed trial is a result too; the run goes on
         reason = out_of_memory(exc, device) or {"type": type(exc).__name__, "message": str(exc)}
         record["error"] = {**reason, "traceback": traceback.format_exc()}
