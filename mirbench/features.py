@@ -45,15 +45,11 @@ from mirbench import audio as audio_io
 from mirbench.dataset import AudioError, Dataset, Track
 from mirbench.frontends.base import Frontend
 
-_HASH_CHUNK = 1 << 20
 #: Default bound on a batch's zero-padded audio: 2**24 samples (64 MB of float32) holds 16 tracks of 30 s at
 #: 22050 Hz, while one long track no longer pads a whole batch of short ones to its length.
 MAX_BATCH_SAMPLES = 1 << 24
 # Open files a process keeps for itself beyond the memory maps of one request (see `_allow_open_files`).
 _SPARE_FILES = 64
-# (resolved path, size, mtime_ns) -> sha256, shared by every store of the process:
-# a run creates one store per trial, and rehashing the audio each time is waste.
-_CONTENT_HASHES: dict[tuple[str, int, int], str] = {}
 # Entries found valid, as (path, size, mtime_ns of the .npy, size, mtime_ns of its sidecar): an entry read again
 # by the process (every trial reads the same features) is not scanned again while its files are unchanged.
 _VALID_ENTRIES: set[tuple[str, int, int, int, int]] = set()
@@ -102,27 +98,13 @@ class FeatureStore:
         self.seconds = 0.0
         self.hits = 0
         self.misses = 0
-        self._content_hashes = _CONTENT_HASHES
 
     # -- keys -------------------------------------------------------------------
     def content_hash(self, path: Path) -> str:
-        """sha256 of the file's bytes, memoised by (resolved path, size, mtime_ns)."""
-        resolved = Path(path).resolve()
-        try:
-            st = resolved.stat()
-            memo = (str(resolved), st.st_size, st.st_mtime_ns)
-            digest = self._content_hashes.get(memo)
-            if digest is None:
-                h = hashlib.sha256()
-                with open(resolved, "rb") as f:
-                    while chunk := f.read(_HASH_CHUNK):
-                        h.update(chunk)
-                digest = self._content_hashes[memo] = h.hexdigest()
-        except FileNotFoundError:
-            raise AudioError(f"{path}: file not found") from None
-        except OSError as exc:
-            raise AudioError(f"{path}: cannot read file ({exc.strerror or exc})") from None
-        return digest
+        """sha256 of the file's bytes (mirbench.content: memoised in the process and in the cache)."""
+        from mirbench.content import content_hash
+
+        return content_hash(path)
 
     def audio_key(self, dataset: Dataset, track: Track, sample_rate: int) -> str:
         """Hash of what `dataset.load_audio(track, sample_rate)` returns, without loading it.

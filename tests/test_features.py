@@ -130,14 +130,14 @@ def test_new_content_invalidates_touch_does_not(tmp_path, dataset):
 
 def test_content_hashes_are_memoised(tmp_path, dataset, monkeypatch):
     """Files are hashed once per process and (path, size, mtime); a later lookup only stats them."""
-    import mirbench.features
+    import mirbench.content
 
     opened = []
     def spy(path, *args):
         opened.append(Path(path).name)
         return open(path, *args)
 
-    monkeypatch.setattr(mirbench.features, "open", spy, raising=False)
+    monkeypatch.setattr(mirbench.content, "open", spy, raising=False)
     store = FeatureStore(tmp_path / "cache")
     store.get(dataset, dataset.tracks, Waveform(sample_rate=SR))
     store.get(dataset, dataset.tracks, LogMel(sample_rate=SR))

@@ -301,3 +301,21 @@ def _alive(pid: int) -> bool:
             return fh.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_content_hashes_persist_in_the_cache_and_notice_a_changed_file(tmp_path, monkeypatch):
+    """A later process rehashes only the files that changed (the memo lives in the cache)."""
+    import mirbench.content as content
+
+    files = [tmp_path / f"{i}.bin" for i in range(3)]
+    for i, f in enumerate(files):
+        f.write_bytes(bytes([i]) * 1000)
+    first = content.content_hashes(files)
+    content.forget()  # as a new process would start
+    opened = []
+    monkeypatch.setattr(content, "open", lambda p, *a: opened.append(Path(p).name) or open(p, *a), raising=False)
+    assert content.content_hashes(files) == first and opened == []
+    files[1].write_bytes(b"\x07" * 1000)
+    content.forget()
+    again = content.content_hashes(files)
+    assert opened == ["1.bin"] and again[0] == first[0] and again[1] != first[1]
