@@ -147,11 +147,11 @@ def cmd_run(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from mirbench.report import write_report
+    from mirbench.report import ReportError, write_report
 
     try:
         paths = write_report(args.results_dir, args.reports)
-    except (FileNotFoundError, ValueError) as exc:
+    except (*known_errors(), ReportError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     for path in paths:
@@ -160,11 +160,11 @@ def cmd_report(args) -> int:
 
 
 def cmd_submit(args) -> int:
-    from mirbench.submission import write_submission
+    from mirbench.submission import SubmissionError, write_submission
 
     try:
         path = write_submission(args.results_dir, args.out)
-    except (FileNotFoundError, ValueError) as exc:
+    except (*known_errors(), SubmissionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print(f"wrote {path}")
@@ -172,18 +172,28 @@ def cmd_submit(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from mirbench.submission import read_submission, verify
+    """Exit 0: verified and complete; 1: rejected, or verified but incomplete (the leaderboard lists it apart);
+    2: not a submission this verifier can read, or the dataset is not available here."""
+    from mirbench.submission import SubmissionError, read_submission, some, verify
 
     try:
         result = verify(read_submission(args.submission), args.data_root, args.suites_dir)
-    except (FileNotFoundError, ValueError) as exc:
+    except (*known_errors(), SubmissionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     for problem in result.problems:
         print(f"REJECTED: {problem}")
-    if result.ok:
-        print(f"verified: {result.checked} trial(s); every metric recomputed from the predictions")
-    return 0 if result.ok else EXIT_FAILED_TRIALS
+    if not result.ok:
+        return EXIT_FAILED_TRIALS
+    if result.new_suite:
+        print(f"note: suite {result.suite} is not registered in {args.suites_dir}: verified as a NEW suite, which "
+              "the leaderboard lists apart, under its own name, until a maintainer registers it")
+    if not result.complete:
+        print(f"verified: {result.checked} trial(s), INCOMPLETE: {result.submitted} of {result.planned} planned "
+              f"trials (missing: {some(result.missing)}); the leaderboard lists it apart from complete runs")
+        return EXIT_FAILED_TRIALS
+    print(f"verified: {result.checked} trial(s); every metric recomputed from the predictions")
+    return 0
 
 
 def leaderboard_sources(paths: list[str]) -> list[Path]:
@@ -195,8 +205,9 @@ def leaderboard_sources(paths: list[str]) -> list[Path]:
 
 
 def cmd_leaderboard(args) -> int:
+    """Every source that cannot be read or verified is skipped with one line; the others are still ranked."""
     from mirbench.leaderboard import build, entry_from_results, entry_from_submission
-    from mirbench.submission import read_submission, verify
+    from mirbench.submission import SubmissionError, read_submission, verify
 
     entries, rejected = [], 0
     for path in leaderboard_sources(args.paths):
@@ -206,14 +217,16 @@ def cmd_leaderboard(args) -> int:
                 continue
             submission = read_submission(path)
             result = verify(submission, args.data_root, args.suites_dir)
-        except (FileNotFoundError, ValueError) as exc:
+        except (*known_errors(), SubmissionError) as exc:
             print(f"skipped {path}: {exc}", file=sys.stderr)
             rejected += 1
             continue
         if result.ok:
-            entries.append(entry_from_submission(submission, path.name))
+            entries.append(entry_from_submission(submission, path.name, result))
         else:
-            print(f"rejected {path}: {'; '.join(result.problems)}", file=sys.stderr)
+            more = len(result.problems) - 1
+            print(f"rejected {path}: {result.problems[0]}"
+                  + (f" (and {more} more: see 'mirbench verify {path}')" if more else ""), file=sys.stderr)
             rejected += 1
     if not entries:
         print("error: nothing to rank: give results directories or verified submission files", file=sys.stderr)

@@ -1,8 +1,13 @@
 """The leaderboard: many suite runs (local results or submissions) ranked side by side, as Markdown and HTML.
 
 An entry is one suite run: {"source": "submission:<file>" | "local:<dir>", "suite": suite document,
-"records": successful trial records}. Rows pool folds and seeds like the per-suite reports, and rank
-best first within each (dataset, protocol, metric): every current metric is higher-is-better.
+"records": successful trial records, "complete": bool, "planned": {variant id: planned trials} | None,
+"n_trials"/"n_planned": the entry's counts, "new_suite": bool}. Rows pool folds and seeds like the per-suite
+reports, and rank best first within each (dataset, protocol, metric): every current metric is higher-is-better.
+
+Only complete runs of suites registered with the verifier are ranked. A row with fewer trials than planned, a row
+of an incomplete submission, and a row of a suite not registered here (verified as a new suite) are listed below
+the ranked table of their section, unranked, each saying why ("incomplete: 3 of 4 trials").
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from tabulate import tabulate
 from mirbench.metrics import summarise
 from mirbench.report.table import by_variant
 from mirbench.results import ResultStore, ran_quick
-from mirbench.submission import SCHEMA
+from mirbench.submission import SCHEMA, Verification
 
 COLUMNS = ("Rank", "System", "Mean ± std", "Folds", "Parameters", "Train time (s)",
            "Hardware", "Date", "mirbench", "Source")
@@ -42,19 +47,36 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 
 
 def entry_from_results(results_dir: str | Path) -> dict:
-    """An entry from a local results directory (its suite.json and successful trials)."""
+    """An entry from a local results directory (its suite.json and successful trials). When suite.json lists the
+    run's planned trials, only those count and the entry is complete when every one has a successful record."""
     store = ResultStore(results_dir)
+    suite = store.read_suite()
     records = [r for r in store.records() if r.get("status") == "ok"]
-    return {"source": f"local:{Path(results_dir).name}", "suite": store.read_suite(), "records": records}
+    entry = {"source": f"local:{Path(results_dir).name}", "suite": suite, "records": records}
+    planned = suite.get("trials")
+    if isinstance(planned, dict) and planned:
+        records = [r for r in records if r.get("trial_id") in planned]
+        by_variant: dict[str, int] = {}
+        for tid in planned:
+            variant = str(tid).rsplit(".fold", 1)[0]  # trial ids are <variant id>.fold<i>.seed<s>
+            by_variant[variant] = by_variant.get(variant, 0) + 1
+        entry.update(records=records, planned=by_variant, n_trials=len(records), n_planned=len(planned),
+                     complete=len({r["trial_id"] for r in records}) == len(planned))
+    return entry
 
 
-def entry_from_submission(submission: dict, name: str) -> dict:
-    """An entry from a loaded submission document; `name` is its file name, shown as the source."""
+def entry_from_submission(submission: dict, name: str, verification: Verification | None = None) -> dict:
+    """An entry from a loaded submission document; `name` is its file name, shown as the source. With the
+    submission's `verification`, the entry carries its completeness and whether its suite is new here."""
     schema = submission.get("schema", SCHEMA)
     if schema != SCHEMA or "suite" not in submission or "records" not in submission:
         raise ValueError(f"{name} is not a {SCHEMA} document (it needs 'suite' and 'records')")
     records = [r for r in submission["records"] if r.get("status", "ok") == "ok"]  # bundles hold ok trials only
-    return {"source": f"submission:{name}", "suite": submission["suite"], "records": records}
+    entry = {"source": f"submission:{name}", "suite": submission["suite"], "records": records}
+    if verification is not None:
+        entry.update(complete=verification.complete, planned=verification.planned_by_variant,
+                     n_trials=verification.submitted, n_planned=verification.planned, new_suite=verification.new_suite)
+    return entry
 
 
 def rows(entries: list[dict]) -> list[dict]:
@@ -78,12 +100,28 @@ def component(table: dict) -> str:
     return f"{table['name']} ({params})" if params else table["name"]
 
 
+def notes(entry: dict, group: list[dict]) -> str:
+    """Why a row is not ranked ("" when it is): fewer trials than planned, an incomplete run, a new suite."""
+    out = []
+    planned = entry.get("planned")
+    if planned is not None:
+        n = sum(planned.get(v, 0) for v in {r["variant"]["id"] for r in group})
+        if len(group) < n:
+            out.append(f"incomplete: {len(group)} of {n} trials")
+    if not out and not entry.get("complete", True):
+        out.append(f"incomplete run: {entry.get('n_trials', '?')} of {entry.get('n_planned', '?')} trials")
+    if entry.get("new_suite"):
+        out.append(f"new suite {entry['suite']['name']!r}, not registered here")
+    return "; ".join(out)
+
+
 def row(entry: dict, metric: str, system: str, group: list[dict], stats: dict) -> dict:
     """The leaderboard fields of one system variant's trials on one metric."""
-    suite, first = entry["suite"], group[0].get("provenance", {})
+    suite, first = entry["suite"], group[0].get("provenance") or {}
     params = [r["n_parameters"] for r in group if r.get("n_parameters") is not None]
-    fit = summarise(r.get("timings", {}).get("fit_s") for r in group)
-    finished = [r.get("provenance", {}).get("finished_at") or "" for r in group]
+    fit = summarise((r.get("timings") or {}).get("fit_s") for r in group)
+    finished = [(r.get("provenance") or {}).get("finished_at") or "" for r in group]
+    note = notes(entry, group)
     return {
         "dataset": component(suite["dataset"]), "protocol": component(suite["protocol"]), "metric": metric,
         "system": system, "mean": stats["mean"], "std": stats["std"],
@@ -91,6 +129,7 @@ def row(entry: dict, metric: str, system: str, group: list[dict], stats: dict) -
         "n_parameters": round(sum(params) / len(params)) if params else None,
         "train_s": fit["mean"], "hardware": hardware(first), "date": max(finished)[:10] or None,
         "mirbench": first.get("mirbench"), "source": entry["source"], "quick": ran_quick(suite),
+        "note": note, "ranked": not note,
     }
 
 
@@ -107,13 +146,23 @@ def sections(table_rows: list[dict]) -> dict[tuple[str, str, str], list[dict]]:
     out: dict[tuple[str, str, str], list[dict]] = {}
     for r in table_rows:
         out.setdefault((r["dataset"], r["protocol"], r["metric"]), []).append(r)
-    return {k: sorted(v, key=lambda r: (-r["mean"], r["system"], r["source"])) for k, v in sorted(out.items())}
+    order = lambda r: (not r.get("ranked", True), -r["mean"], r["system"], r["source"])  # noqa: E731
+    return {k: sorted(v, key=order) for k, v in sorted(out.items())}
 
 
-def cells(r: dict, rank: int) -> list[str]:
-    """The text of one table row, in COLUMNS order."""
+def ranked_apart(section: list[dict]) -> tuple[list[dict], list[dict]]:
+    """A section's ranked rows and its rows listed apart (incomplete, or of a suite not registered here)."""
+    return [r for r in section if r.get("ranked", True)], [r for r in section if not r.get("ranked", True)]
+
+
+APART = "Not ranked: incomplete runs and suites not registered here"
+
+
+def cells(r: dict, rank: int | None) -> list[str]:
+    """The text of one table row, in COLUMNS order; rank None for a row listed apart."""
+    note = f" ({r['note']})" if r.get("note") else ""
     return [
-        str(rank), r["system"] + (" (quick)" if r["quick"] else ""),
+        "—" if rank is None else str(rank), r["system"] + (" (quick)" if r["quick"] else "") + note,
         f"{r['mean']:.3f} ± {r['std']:.3f}", str(r["folds"]),
         "—" if r["n_parameters"] is None else f"{r['n_parameters']:,}",
         "—" if r["train_s"] is None else f"{r['train_s']:.1f}",
@@ -121,9 +170,10 @@ def cells(r: dict, rank: int) -> list[str]:
     ]
 
 
-def sort_values(r: dict, rank: int) -> list[float | None]:
+def sort_values(r: dict, rank: int | None) -> list[float | None]:
     """The numbers the HTML sorts numeric columns by (None: a text column); unknown numbers sort as NaN."""
     nan = float("nan")
+    rank = nan if rank is None else rank
     params = nan if r["n_parameters"] is None else r["n_parameters"]
     train = nan if r["train_s"] is None else r["train_s"]
     return [rank, None, r["mean"], r["folds"], params, train, None, None, None, None]
@@ -138,19 +188,24 @@ def built_from(table_rows: list[dict]) -> str:
     sources = sorted({r["source"] for r in table_rows})
     listed = ", ".join(sources) if sources else "no runs"
     return (f"Built from {len(sources)} suite run(s): {listed}. Mean ± sample standard deviation over folds "
-            "and seeds, best first (higher is better); (quick) marks reduced smoke-test runs.")
+            "and seeds, best first (higher is better); (quick) marks reduced smoke-test runs. Rows with fewer "
+            "trials than planned, or of suites not registered here, are listed below each table, unranked.")
 
 
 def markdown(table_rows: list[dict]) -> str:
     """The leaderboard as Markdown: one ranked table per dataset · protocol · metric."""
     parts = ["# Leaderboard", built_from(table_rows)]
-    for key, ranked in sections(table_rows).items():
-        body = [[c.replace("|", "\\|") for c in cells(r, i)] for i, r in enumerate(ranked, 1)]
-        parts += [f"## {title(key)}", tabulate(body, COLUMNS, tablefmt="github", disable_numparse=True)]
+    for key, section in sections(table_rows).items():
+        ranked, apart = ranked_apart(section)
+        parts.append(f"## {title(key)}")
+        for rows_, ranks, head in ((ranked, range(1, len(ranked) + 1), None), (apart, [None] * len(apart), APART)):
+            if rows_:
+                body = [[c.replace("|", "\\|") for c in cells(r, i)] for r, i in zip(rows_, ranks)]
+                parts += ([f"{head}:"] if head else []) + [tabulate(body, COLUMNS, tablefmt="github", disable_numparse=True)]
     return "\n\n".join(parts) + "\n"
 
 
-def html_row(r: dict, rank: int) -> str:
+def html_row(r: dict, rank: int | None) -> str:
     """One <tr>: numeric cells carry data-value so the script sorts them as numbers."""
     tds = []
     for text, value in zip(cells(r, rank), sort_values(r, rank)):
@@ -166,10 +221,14 @@ def html(table_rows: list[dict]) -> str:
     """The leaderboard as one self-contained HTML page of sortable tables (click a header to sort)."""
     head = "<tr>" + "".join(f"<th>{html_lib.escape(c)}</th>" for c in COLUMNS) + "</tr>"
     parts = []
-    for key, ranked in sections(table_rows).items():
-        body = "\n".join(html_row(r, i) for i, r in enumerate(ranked, 1))
-        parts.append(f"<h2>{html_lib.escape(title(key))}</h2>\n<table class=\"board\">\n<thead>{head}</thead>\n"
-                     f"<tbody>\n{body}\n</tbody>\n</table>")
+    for key, section in sections(table_rows).items():
+        ranked, apart = ranked_apart(section)
+        parts.append(f"<h2>{html_lib.escape(title(key))}</h2>")
+        for rows_, ranks, label in ((ranked, range(1, len(ranked) + 1), None), (apart, [None] * len(apart), APART)):
+            if rows_:
+                body = "\n".join(html_row(r, i) for r, i in zip(rows_, ranks))
+                parts.append((f"<p>{html_lib.escape(label)}:</p>\n" if label else "")
+                             + f"<table class=\"board\">\n<thead>{head}</thead>\n<tbody>\n{body}\n</tbody>\n</table>")
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Leaderboard</title>\n"
             f"<style>{STYLE}</style>\n</head>\n<body>\n<h1>Leaderboard</h1>\n"
             f"<p>{html_lib.escape(built_from(table_rows))}</p>\n" + "\n".join(parts)

@@ -363,24 +363,37 @@ class FixedSplit(Protocol):
 
     Each part is a list of track ids, or a path to a text file with one id per
     line (blank lines and lines starting with '#' are skipped). Tracks of the
-    dataset that no list names are left out of the fold.
+    dataset that no list names are left out of the fold. An error about ids read
+    from a file names the file and the line numbers, never the lines themselves.
     """
 
     name: ClassVar[str] = "fixed-split"
 
     def __init__(self, train=(), valid=(), test=()):
         self._given = {"train": train, "valid": valid, "test": test}
-        self._ids = {part: _read_ids(part, value) for part, value in self._given.items()}
+        self._lines: dict[str, list[int] | None] = {}  # the line number of each id read from a file
+        self._ids = {}
+        for part, value in self._given.items():
+            self._ids[part], self._lines[part] = _read_ids(part, value)
         for part, ids in self._ids.items():
             repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
             if repeated:
-                raise ValueError(f"fixed-split: {len(repeated)} ids appear twice in {part!r}: {_some(repeated)}")
+                raise ValueError(f"fixed-split: {len(repeated)} ids appear twice in {part!r}: {self._which(part, repeated)}")
         for a, b in (("train", "valid"), ("train", "test"), ("valid", "test")):
             both = sorted(set(self._ids[a]) & set(self._ids[b]))
             if both:
-                raise ValueError(
-                    f"fixed-split: parts overlap: {len(both)} ids are in both {a!r} and {b!r}: {_some(both)}"
-                )
+                shown = self._which(a, both) if self._lines[a] is not None else self._which(b, both)
+                raise ValueError(f"fixed-split: parts overlap: {len(both)} ids are in both {a!r} and {b!r}: {shown}")
+
+    def _which(self, part: str, ids) -> str:
+        """The ids themselves when the suite lists them; the line numbers of the file when they were read from one."""
+        lines = self._lines[part]
+        if lines is None:
+            return _some(ids)
+        wanted = set(ids)
+        numbers = [n for i, n in zip(self._ids[part], lines) if i in wanted]
+        shown = ", ".join(str(n) for n in numbers[:5]) + (f" and {len(numbers) - 5} more" if len(numbers) > 5 else "")
+        return f"{'line' if len(numbers) == 1 else 'lines'} {shown} of {self._given[part]}"
 
     def params(self) -> dict:
         return {
@@ -393,11 +406,9 @@ class FixedSplit(Protocol):
         for part, ids in self._ids.items():
             unknown = [i for i in ids if i not in known]
             if unknown:
-                given = self._given[part]
-                source = f"; listed in {given}" if isinstance(given, (str, os.PathLike)) else ""
                 raise UnknownEntryError(
                     f"fixed-split: {len(unknown)} ids in {part!r} are not tracks of dataset "
-                    f"{dataset.name!r}: {_some(unknown)}{source} (list only ids of the dataset's tracks)"
+                    f"{dataset.name!r}: {self._which(part, unknown)} (list only ids of the dataset's tracks)"
                 )
         for part in ("train", "test"):
             if not self._ids[part]:
@@ -405,15 +416,23 @@ class FixedSplit(Protocol):
         return [Fold(0, **{part: tuple(ids) for part, ids in self._ids.items()})]
 
 
-def _read_ids(part: str, value) -> list[str]:
+def _read_ids(part: str, value) -> tuple[list[str], list[int] | None]:
+    """The ids of one part, and the line number of each when they come from a file (None for a list)."""
     if isinstance(value, (str, os.PathLike)):
         path = Path(value)
+        if path.exists() and not path.is_file():
+            raise ValueError(f"fixed-split: the {part!r} id list {str(path)!r} is not a regular file")
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             reason = exc.strerror or exc
             raise ValueError(f"fixed-split: cannot read the {part!r} id list {str(path)!r}: {reason}") from None
-        return [s for s in (line.strip() for line in text.splitlines()) if s and not s.startswith("#")]
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"fixed-split: the {part!r} id list {str(path)!r} is not UTF-8 text "
+                             f"({exc.reason} at byte {exc.start})") from None
+        kept = [(s, n) for n, s in enumerate((line.strip() for line in text.splitlines()), 1)
+                if s and not s.startswith("#")]
+        return [s for s, _ in kept], [n for _, n in kept]
     try:
         ids = list(value)
     except TypeError:
@@ -421,4 +440,4 @@ def _read_ids(part: str, value) -> list[str]:
     bad = [i for i in ids if not isinstance(i, str)]
     if bad:
         raise ValueError(f"fixed-split: {part!r} must hold track ids (strings), got {_some(bad)}")
-    return ids
+    return ids, None

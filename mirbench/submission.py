@@ -1,17 +1,24 @@
 """Submissions: one file bundling a run's successful trials, and a verifier that trusts none of it.
 
 `bundle` packs `suite.json` and every "ok" trial record of a results directory;
-`verify` rebuilds the suite, the dataset and the folds, and recomputes every
-metric from the submitted scores and the dataset's own labels.
+`verify` checks every field it reads (types, bounds, nesting), takes the suite from the verifier's own suites
+directory when it is registered there (the submitted document must equal it, key for key) or checks it as a NEW
+suite (no paths, bounded sizes), rebuilds the dataset and the folds, and recomputes every metric from the
+submitted scores and the dataset's own labels. The submitted trials must be exactly the planned ones: a
+submission that lacks some is verified as incomplete, never as complete.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import re
+import stat
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,17 +34,50 @@ RECORD_KEYS = (
     "trial_id", "variant", "seed", "protocol", "fold", "dataset", "metrics",
     "predictions", "n_parameters", "training", "timings", "provenance", "skipped",
 )
+RUN_KEYS = ("hash", "quick_run", "trials")  # what a run adds to the suite document in suite.json
 TOLERANCE = 1e-9
 SHOWN = 5  # ids named in a message before "and N more"
+
+#: A submission file larger than this is refused before it is read (override: $MIRBENCH_SUBMISSION_MAX_MB).
+MAX_MB = 64.0
+MAX_DEPTH = 32  # nesting of JSON arrays and objects anywhere in a submission
+MAX_TEXT = 200  # characters of a name or label
+MAX_PARAMETERS = 10**13
+MAX_PLANNED = 2000  # trials a suite not registered here may plan
+#: Dataset parameters that locate files or folders; a suite not registered here may not set them.
+PATH_PARAMS = ("root", "cache_dir", "checksums")
+#: Protocol parameters that may name a list file (fixed-split, gtzan-fault-filtered, mtat-cleaned).
+LIST_PARAMS = ("train", "valid", "test")
+#: Sizes of the datasets mirbench generates, bounded for suites not registered here.
+SIZE_LIMITS = {
+    "synthetic": {"per_class": 200, "seconds": 30.0},
+    "corpus": {"clips_per_class": 200, "clip_seconds": 30.0},
+}
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+class SubmissionError(ValueError):
+    """A file is not a submission this verifier can read (missing, too large, not JSON, another schema)."""
 
 
 @dataclass
 class Verification:
-    """What `verify` found: ok when no problem, and how many records it checked."""
+    """What `verify` found: ok when no problem; complete when the trials are exactly the planned set.
+
+    `new_suite`: the suite is not registered in the verifier's suites directory, so it was checked as a new suite
+    (the leaderboard lists it apart). `planned_by_variant`: planned trials per variant id, for the leaderboard.
+    """
 
     ok: bool
     problems: list[str] = field(default_factory=list)
     checked: int = 0
+    complete: bool = False
+    planned: int = 0
+    submitted: int = 0
+    missing: list[str] = field(default_factory=list)
+    new_suite: bool = False
+    suite: str | None = None
+    planned_by_variant: dict[str, int] = field(default_factory=dict)
 
 
 def bundle(results_dir: str | Path) -> dict:
@@ -48,10 +88,10 @@ def bundle(results_dir: str | Path) -> dict:
 
     store = ResultStore(results_dir)
     if not (store.root / "suite.json").is_file():
-        raise ValueError(f"{store.root} holds no suite.json: pass a results directory written by 'mirbench run'")
+        raise SubmissionError(f"{store.root} holds no suite.json: pass a results directory written by 'mirbench run'")
     records = [{k: r.get(k) for k in RECORD_KEYS} for r in store.records() if r.get("status") == "ok"]
     if not records:
-        raise ValueError(f"{store.root} holds no successful trial: run the suite (mirbench run) before submitting")
+        raise SubmissionError(f"{store.root} holds no successful trial: run the suite (mirbench run) before submitting")
     return {
         "schema": SCHEMA, "created_at": now(), "mirbench": mirbench.__version__,
         "suite": store.read_suite(), "records": records,
@@ -67,64 +107,371 @@ def write_submission(results_dir: str | Path, out: str | Path) -> Path:
     return out
 
 
-def read_submission(path: str | Path) -> dict:
-    """Read a submission file, refusing anything that is not one."""
-    path = Path(path)
+def size_limit() -> int:
+    """The largest submission file read, in bytes: MAX_MB MiB, or $MIRBENCH_SUBMISSION_MAX_MB."""
+    value = os.environ.get("MIRBENCH_SUBMISSION_MAX_MB")
+    if value is None:
+        return int(MAX_MB * 2**20)
     try:
-        doc = json.loads(path.read_text())
+        limit = float(value)
+    except ValueError:
+        limit = -1.0
+    if not (math.isfinite(limit) and limit > 0):
+        raise SubmissionError("MIRBENCH_SUBMISSION_MAX_MB must be a positive number of MiB (the default is 64)")
+    return int(limit * 2**20)
+
+
+def read_submission(path: str | Path) -> dict:
+    """Read a submission file, refusing anything that is not one: a file over `size_limit()` is refused from its
+    size, before it is read; nesting too deep for the JSON parser is refused in one line."""
+    path = Path(path)
+    limit = size_limit()
+    try:
+        info = path.stat()
     except FileNotFoundError:
-        raise ValueError(f"{path}: no such submission file") from None
+        raise SubmissionError(f"{path}: no such submission file") from None
+    except OSError as exc:
+        raise SubmissionError(f"{path}: cannot read the submission file ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise SubmissionError(f"{path} is not a regular file; give a submission file written by 'mirbench submit'")
+    too_big = (f"{path} is {info.st_size / 2**20:.1f} MiB, over the limit of {limit / 2**20:g} MiB for a submission; "
+               "set MIRBENCH_SUBMISSION_MAX_MB to read a larger one")
+    if info.st_size > limit:
+        raise SubmissionError(too_big)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(limit + 1)
+    except OSError as exc:
+        raise SubmissionError(f"{path}: cannot read the submission file ({exc.strerror or exc})") from None
+    if len(raw) > limit:  # it grew since stat
+        raise SubmissionError(too_big)
+    try:
+        doc = json.loads(raw)
+    except RecursionError:
+        raise SubmissionError(f"{path}: its JSON is nested too deeply to be a submission "
+                              f"(at most {MAX_DEPTH} levels); write it again with 'mirbench submit'") from None
+    except UnicodeDecodeError as exc:
+        raise SubmissionError(f"{path} is not UTF-8 JSON text ({exc.reason} at byte {exc.start}); "
+                              "write it again with 'mirbench submit'") from None
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}); write it again with write_submission") from None
+        raise SubmissionError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+                              "write it again with 'mirbench submit'") from None
     schema = doc.get("schema") if isinstance(doc, dict) else None
     if schema != SCHEMA:
-        raise ValueError(f"{path} is not a mirbench submission (schema {schema!r}, expected {SCHEMA!r}); "
-                         "write one with write_submission(results_dir, out)")
+        shown = repr(schema) if isinstance(schema, str) and NAME.fullmatch(schema.replace("/", "_")) else "another"
+        raise SubmissionError(f"{path} is not a mirbench submission (schema {shown}, expected {SCHEMA!r}); "
+                              "write one with 'mirbench submit' (write_submission(results_dir, out))")
     return doc
 
 
+# -- the schema of what verify and the leaderboard read ----------------------------------------------------------
+
+
+def kind(value) -> str:
+    """The JSON kind of a value, for messages that must not print it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number" if math.isfinite(value) else "a non-finite number"
+    if isinstance(value, str):
+        return f"text of {len(value)} characters" if len(value) > MAX_TEXT else "text"
+    return "a list" if isinstance(value, list) else "a table" if isinstance(value, dict) else type(value).__name__
+
+
+def text(limit: int = MAX_TEXT, optional: bool = False):
+    def check(v):
+        if (v is None and optional) or (isinstance(v, str) and len(v) <= limit):
+            return None
+        return f"must be text of at most {limit} characters{' or null' if optional else ''}, got {kind(v)}"
+    return check
+
+
+def plain(v):
+    if isinstance(v, str) and len(v) <= MAX_TEXT and NAME.fullmatch(v):
+        return None
+    return f"must be a plain name (letters, digits, '.', '_', '-'; at most {MAX_TEXT}), got {kind(v)}"
+
+
+def whole(lo: int, hi: int, optional: bool = False):
+    def check(v):
+        if v is None and optional:
+            return None
+        if isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi:
+            return None
+        return f"must be a whole number from {lo} to {hi}{' or null' if optional else ''}, got {kind(v)}"
+    return check
+
+
+def finite(optional: bool = True, lo: float | None = None):
+    def check(v):
+        if v is None and optional:
+            return None
+        number = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        if number and (lo is None or v >= lo):
+            return None
+        bound = f" >= {lo}" if lo is not None else ""
+        return f"must be a finite number{bound}{' or null' if optional else ''}, got {kind(v)}"
+    return check
+
+
+def anything(v):
+    return None
+
+
+def one_of(*kinds: type, optional: bool = False):
+    names = {dict: "a table", list: "a list", str: "text", bool: "true/false", int: "a whole number"}
+    def check(v):
+        if (v is None and optional) or (isinstance(v, kinds) and not (isinstance(v, bool) and bool not in kinds)):
+            return None
+        return f"must be {' or '.join(names[k] for k in kinds)}{' or null' if optional else ''}, got {kind(v)}"
+    return check
+
+
+@dataclass(frozen=True)
+class Each:
+    """A table of plain names to values of one spec."""
+
+    spec: Any
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class ListOf:
+    spec: Any
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table with these keys (True: required); `closed` refuses any other key."""
+
+    fields: dict
+    closed: bool = False
+    optional: bool = False
+
+
+def first_problem(value, spec, here: str) -> str | None:
+    """The first way `value` breaks `spec`, as "'key.path' must be ..." (never printing the value)."""
+    if isinstance(spec, Table):
+        if value is None and spec.optional:
+            return None
+        if not isinstance(value, dict):
+            return f"'{here}' must be a table, got {kind(value)}"
+        for key in value:
+            if spec.closed and key not in spec.fields:
+                return f"'{here}' has an unknown key " + (f"'{key}'" if plain(key) is None else "(not a plain name)")
+        for key, (required, sub) in spec.fields.items():
+            path = f"{here}.{key}" if here else key
+            if key not in value:
+                if required:
+                    return f"'{path}' is missing"
+                continue
+            problem = first_problem(value[key], sub, path)
+            if problem:
+                return problem
+        return None
+    if isinstance(spec, Each):
+        if value is None and spec.optional:
+            return None
+        if not isinstance(value, dict):
+            return f"'{here}' must be a table, got {kind(value)}"
+        for key, item in value.items():
+            if plain(key) is not None:
+                return f"'{here}' has a key that is not a plain name"
+            problem = first_problem(item, spec.spec, f"{here}.{key}")
+            if problem:
+                return problem
+        return None
+    if isinstance(spec, ListOf):
+        if not isinstance(value, list):
+            return f"'{here}' must be a list, got {kind(value)}"
+        for i, item in enumerate(value):
+            problem = first_problem(item, spec.spec, f"{here}[{i}]")
+            if problem:
+                return problem
+        return None
+    message = spec(value)
+    return f"'{here}' {message}" if message else None
+
+
+VERSION = text(64)
+SUITE_FIELDS = Table({
+    "name": (True, plain), "version": (True, one_of(str, int)), "hash": (True, text(64)),
+    "quick_run": (False, one_of(bool)), "trials": (False, anything),
+    "dataset": (True, Table({"name": (True, plain)})), "protocol": (True, Table({"name": (True, plain)})),
+})
+PROVENANCE = Table({
+    "device_name": (False, text(optional=True)), "platform": (False, text(optional=True)),
+    "mirbench": (False, text(64, optional=True)), "finished_at": (False, text(64, optional=True)),
+    "cpu_count": (False, whole(1, 10**6, optional=True)),
+}, optional=True)
+RECORD = Table({
+    "trial_id": (True, plain),
+    "status": (False, lambda v: None if v == "ok" else "must be \"ok\": a submission holds successful trials only"),
+    "variant": (True, Table({"system": (True, text()), "label": (True, text()), "id": (True, plain),
+                             "params": (True, one_of(dict))})),
+    "seed": (True, whole(0, 2**32)),
+    "protocol": (True, one_of(dict)),
+    "fold": (True, Table({"index": (True, whole(0, 10**6)), "split_hash": (True, text(128))})),
+    "dataset": (True, Table({"fingerprint": (True, text(128))})),
+    "metrics": (True, Each(finite())),
+    "predictions": (True, Table({"track_ids": (True, ListOf(text())), "scores": (True, ListOf(ListOf(finite(False)))),
+                                 "truth": (False, anything)})),
+    "n_parameters": (False, whole(0, MAX_PARAMETERS, optional=True)),
+    "training": (False, one_of(dict, optional=True)),
+    "timings": (False, Each(finite(lo=0.0), optional=True)),
+    "provenance": (False, PROVENANCE),
+    "skipped": (False, one_of(list, optional=True)),
+    "identity": (False, anything),  # the run's trial identity (mirbench.identity): tolerated, not trusted
+}, closed=True)
+
+
+def too_deep(value, limit: int = MAX_DEPTH) -> bool:
+    """Whether arrays and objects nest more than `limit` levels anywhere (without recursing)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
+def shape_problems(submission) -> list[str]:
+    """Every field verify and the leaderboard read, typed and bounded: one line per malformed part, naming it."""
+    if not isinstance(submission, dict):
+        return [f"the submission must be a table, got {kind(submission)}"]
+    if too_deep(submission):
+        return [f"the submission is nested more than {MAX_DEPTH} levels deep; write it again with 'mirbench submit'"]
+    top = Table({"schema": (True, lambda v: None if v == SCHEMA else f"must be {SCHEMA!r}"),
+                 "created_at": (False, text(64, optional=True)), "mirbench": (True, VERSION),
+                 "suite": (True, SUITE_FIELDS), "records": (True, ListOf(anything))})
+    problem = first_problem(submission, top, "")
+    if problem:
+        return [problem]
+    problems = []
+    for i, record in enumerate(submission["records"]):
+        if not isinstance(record, dict):
+            problems.append(f"record {i + 1} must be a table, got {kind(record)}")
+            continue
+        tid = record.get("trial_id")
+        who = f"trial {tid}" if plain(tid) is None else f"record {i + 1}"
+        problem = first_problem(record, RECORD, "")
+        if problem:
+            problems.append(f"{who}: {problem}")
+    if len(problems) > SHOWN:
+        problems = problems[:SHOWN] + [f"and {len(problems) - SHOWN} more malformed records"]
+    return problems
+
+
 def suite_data(doc: dict) -> tuple[dict, bool]:
-    """The suite's merged document and the run's --quick flag, out of suite.json (which adds hash and flag)."""
-    data = {k: v for k, v in doc.items() if k not in ("hash", "quick_run")}
+    """The suite's merged document and the run's --quick flag, out of suite.json (which adds RUN_KEYS)."""
+    data = {k: v for k, v in doc.items() if k not in RUN_KEYS}
     if isinstance(data.get("quick"), bool):  # suite.json written before "quick_run": the flag took the table's place
         del data["quick"]
     return data, ran_quick(doc)
 
 
-def make_suite(data: dict, path_name: str) -> Suite:
-    """A Suite from a merged document, as load_suite would build it (systems checked, grids expanded)."""
-    from mirbench.suite import Suite, build_variants
-
-    where = f"submitted suite {data.get('name')!r}"
-    return Suite(name=data["name"], version=str(data["version"]), path=Path(path_name), data=data,
-                 variants=build_variants(data, where))
+def key_name(key) -> str:
+    return str(key) if isinstance(key, str) and NAME.fullmatch(key) else "(a key that is not a plain name)"
 
 
-def rebuild_suite(doc: dict, problems: list[str]) -> tuple[Suite, bool]:
-    """Rebuild the submitted suite and check its hash."""
-    data, quick = suite_data(doc)
-    suite = make_suite(data, f"{data['name']}.toml")
-    if suite.hash() != doc.get("hash"):
-        problems.append(f"the suite document was edited: hash {suite.hash()} != {doc.get('hash')}")
-    return suite, quick
+def differences(local, submitted, here: str = "") -> list[str]:
+    """Key paths where two suite documents differ (values never shown): extra, missing or changed keys."""
+    if isinstance(local, dict) and isinstance(submitted, dict):
+        out = []
+        for key in sorted(set(local) | set(submitted), key=str):
+            path = f"{here}.{key_name(key)}" if here else key_name(key)
+            if key not in local or key not in submitted:
+                out.append(path)
+            else:
+                out += differences(local[key], submitted[key], path)
+        return out
+    if isinstance(local, list) and isinstance(submitted, list) and len(local) == len(submitted):
+        return [p for i, (a, b) in enumerate(zip(local, submitted)) for p in differences(a, b, f"{here}[{i}]")]
+    same_value = type(local) is type(submitted) and local == submitted
+    return [] if same_value else [here or "(the whole document)"]
 
 
-def local_suite(name: str, suites_dir: str | Path | None, problems: list[str]) -> Suite | None:
-    """The suite file `<name>.toml` of `suites_dir`, or None when there is none."""
+def registered_suite(data: dict, path: Path) -> tuple[Suite | None, list[str]]:
+    """The verifier's own suite file, when the submitted document equals it key for key (run-only keys aside)."""
     from mirbench.suite import SuiteError, load_suite
 
-    path = Path(suites_dir) / f"{name}.toml" if suites_dir is not None else None
-    if path is None or not path.is_file():
-        return None
+    name = data["name"]
     try:
-        return load_suite(path)
+        local = load_suite(path)
     except SuiteError as exc:
-        problems.append(f"suite {name}: the local suite file does not load: {exc}")
-        return None
+        return None, [f"suite {name}: the local suite file does not load: {exc}"]
+    problems = []
+    if local.version != str(data.get("version")):
+        problems.append(f"suite {name} is version {local.version} here, the submission ran version {data.get('version')}")
+    mine = json.loads(json.dumps(local.data, default=str))
+    changed = [p for p in differences(mine, data) if p != "version"]
+    if changed:
+        problems.append(f"suite {name} differs from the registered suite {path} at: {some(changed, sort=False)}; "
+                        "submit a run of that suite file unchanged, or give your suite another name to submit it "
+                        "as a new suite")
+    return (None if problems else local), problems
 
 
-def some(ids) -> str:
-    ids = sorted(ids)
+def unsafe_parameters(data: dict) -> list[str]:
+    """Why a suite not registered here may not be verified as it stands: parameters that name paths (the verifier
+    reads and writes only its own data root and cache), or generated datasets above the verifier's bounds."""
+    for section, keys in (("dataset", PATH_PARAMS), ("protocol", LIST_PARAMS)):
+        for key, value in data[section].items():
+            path_like = isinstance(value, str) and (
+                key in keys or "/" in value or "\\" in value or value.startswith(("~", ".")))
+            if key in PATH_PARAMS or path_like:
+                return [f"the submitted suite names a path in '{section}.{key_name(key)}': a suite that is not "
+                        "registered here may not point the verifier at files or folders (it uses its own data "
+                        "root and cache); give split lists inline, or ask a maintainer to register the suite"]
+    limits = SIZE_LIMITS.get(data["dataset"]["name"], {})
+    for key, top in limits.items():
+        value = data["dataset"].get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not value <= top:
+            return [f"the submitted suite asks for 'dataset.{key}' above this verifier's bound (at most {top} for a "
+                    "suite not registered here); ask a maintainer to register a larger suite"]
+    return []
+
+
+def new_suite(data: dict) -> tuple[Suite | None, list[str]]:
+    """A suite not registered here, checked as `load_suite` checks a suite file, with no paths and bounded sizes."""
+    from mirbench.suite import (Suite, SuiteError, build_variants, check_components, check_quick, check_report,
+                                check_unique)
+    from mirbench.suite.schema import SCHEMA as SUITE_SCHEMA
+    from mirbench.suite.schema import check
+
+    unsafe = unsafe_parameters(data)
+    if unsafe:
+        return None, unsafe
+    name = data["name"]
+    where = f"submitted suite {name}"
+    try:
+        check(data, SUITE_SCHEMA, "", where)
+        check_components(data, where)
+        variants = build_variants(data, where)
+        check_quick(data, variants, where)
+        check_report(data, variants, where)
+        if any(seed < 0 for seed in data.get("seeds", [])):
+            raise SuiteError(f"{where}: 'seeds' must be >= 0")
+        check_unique(data, "seeds", where)
+    except SuiteError as exc:
+        return None, [f"the submitted suite does not load here: {exc}"]
+    if len(variants) * len(data.get("seeds", [0])) > MAX_PLANNED:
+        return None, [f"the submitted suite plans more than {MAX_PLANNED} trials, this verifier's bound for a suite "
+                      "not registered here; ask a maintainer to register it"]
+    return Suite(name=name, version=str(data["version"]), path=Path(f"{name}.toml"), data=data, variants=variants), []
+
+
+def verifier_dataset(spec: dict) -> dict:
+    """A [dataset] table with the parameters that locate data removed: the verifier's data root and cache only."""
+    return {k: v for k, v in spec.items() if k not in ("root", "cache_dir")}
+
+
+def some(ids, sort: bool = True) -> str:
+    ids = sorted(ids) if sort else list(ids)
     return ", ".join(ids[:SHOWN]) + (f" and {len(ids) - SHOWN} more" if len(ids) > SHOWN else "")
 
 
@@ -176,6 +523,7 @@ def check_metrics(tid: str, reported: dict, computed: dict) -> list[str]:
 
 def check_record(record: dict, spec: TrialSpec, suite: Suite, dataset: Dataset) -> list[str]:
     """Every problem of one record against its planned trial."""
+    import mirbench
     from mirbench.metrics import evaluate
     from mirbench.trial import scalar_metrics
 
@@ -186,7 +534,10 @@ def check_record(record: dict, spec: TrialSpec, suite: Suite, dataset: Dataset) 
     if record["variant"] != spec.variant.describe() or record["seed"] != spec.seed:
         problems.append(f"trial {tid}: its variant or seed is not the one its id names")
     if record["protocol"] != suite.protocol:
-        problems.append(f"trial {tid} ran another protocol: {record['protocol']} != {suite.protocol}")
+        problems.append(f"trial {tid} ran another protocol than the suite's [protocol] table")
+    ran_with = (record.get("provenance") or {}).get("mirbench")
+    if ran_with is not None and ran_with != mirbench.__version__:
+        problems.append(f"trial {tid} ran with another mirbench version than this verifier's {mirbench.__version__}")
     fingerprint = (record.get("dataset") or {}).get("fingerprint")
     if fingerprint != dataset.fingerprint():
         problems.append(f"trial {tid} ran on another track index: fingerprint {fingerprint} != {dataset.fingerprint()}")
@@ -202,33 +553,78 @@ def check_record(record: dict, spec: TrialSpec, suite: Suite, dataset: Dataset) 
     return check_metrics(tid, record.get("metrics") or {}, scalar_metrics(values))
 
 
+def the_suite(data: dict, suites_dir: str | Path | None) -> tuple[Suite | None, bool, list[str]]:
+    """The suite to verify against, whether it is new here (not in `suites_dir`), and the problems that stop it."""
+    path = Path(suites_dir) / f"{data['name']}.toml" if suites_dir is not None else None
+    if path is not None and path.is_file():
+        suite, problems = registered_suite(data, path)
+        return suite, False, problems
+    suite, problems = new_suite(data)
+    return suite, True, problems
+
+
 def verify(submission: dict, data_root: str | Path | None = None, suites_dir: str | Path | None = None) -> Verification:
-    """Re-plan the submitted suite on the dataset and recheck every record from its predictions."""
+    """Check the submission's fields, its mirbench version and its suite; re-plan the suite on the dataset and
+    recheck every record from its predictions. The verifier's data root and cache are used, never the submission's.
+
+    Raises only for the verifier's own setup (a dataset not found here: DatasetError, FetchError); every problem
+    of the submission is in the returned Verification.
+    """
+    import mirbench
+    from mirbench.dataset import DatasetError
     from mirbench.datasets import open_dataset
     from mirbench.runner import RunOptions, plan
 
-    problems: list[str] = []
-    doc, records = submission["suite"], list(submission.get("records") or [])
-    local = local_suite(doc["name"], suites_dir, problems)
-    if local is not None and local.version != str(doc.get("version")):
-        problems.append(
-            f"suite {doc['name']} is version {local.version} here, the submission ran version {doc.get('version')}")
-    suite, quick = rebuild_suite(doc, problems)
+    problems = shape_problems(submission)
+    if problems:
+        return Verification(ok=False, problems=problems)
+    records, doc = submission["records"], submission["suite"]
+    made_with = submission["mirbench"]
+    if made_with != mirbench.__version__:
+        shown = made_with if NAME.fullmatch(made_with) else "another version"
+        return Verification(ok=False, suite=doc["name"], problems=[
+            f"the submission was made with mirbench {shown}; this verifier is mirbench {mirbench.__version__}, whose "
+            f"suites, plan and metrics it is checked against: verify it with mirbench {shown}, or run the suite "
+            f"again with mirbench {mirbench.__version__} and submit that"])
+    if not records:
+        return Verification(ok=False, suite=doc["name"],
+                            problems=["the submission holds no trial record; bundle a run with 'mirbench submit'"])
+    data, quick = suite_data(doc)
+    suite, is_new, problems = the_suite(data, suites_dir)
+    result = Verification(ok=False, problems=problems, new_suite=is_new, suite=doc["name"], submitted=len(records))
+    if suite is None:
+        return result
+    if suite.hash() != doc["hash"]:
+        problems.append(f"the suite document was edited: hash {suite.hash()} != {doc['hash']}")
+        return result
     root = str(data_root) if data_root is not None else None
-    dataset = open_dataset(suite.dataset, root)
+    dataset = open_dataset(verifier_dataset(suite.dataset), root)
     skipped = dict(dataset.validate().problems)
-    specs = {s.trial_id: s for s in plan(suite, dataset, RunOptions(quick=quick, data_root=root), skipped)}
-    seen: set[str] = set()
+    try:
+        specs = {s.trial_id: s for s in plan(suite, dataset, RunOptions(quick=quick, data_root=root), skipped)}
+    except (DatasetError, ValueError) as exc:  # a protocol's split lists that do not fit the dataset, as in cmd_run
+        if not is_new:
+            raise
+        problems.append(f"the submitted suite's protocol does not fit dataset {dataset.name!r}: {exc}")
+        return result
+    if is_new and len(specs) > MAX_PLANNED:
+        problems.append(f"the submitted suite plans {len(specs)} trials, more than this verifier's bound of "
+                        f"{MAX_PLANNED} for a suite not registered here; ask a maintainer to register it")
+        return result
+    counts = Counter(r["trial_id"] for r in records)
+    for tid in sorted(t for t, n in counts.items() if n > 1):
+        problems.append(f"trial {tid} appears more than once")
     for record in records:
-        tid = record.get("trial_id")
-        if tid in seen:
-            problems.append(f"trial {tid} appears more than once")
-        elif tid not in specs:
+        tid = record["trial_id"]
+        if counts[tid] > 1:
+            continue
+        if tid not in specs:
             problems.append(f"trial {tid} is not a trial of suite {suite.name}")
         else:
-            try:
-                problems += check_record(record, specs[tid], suite, dataset)
-            except (KeyError, TypeError) as exc:
-                problems.append(f"trial {tid}: the record is malformed ({type(exc).__name__}: {exc})")
-        seen.add(tid)
-    return Verification(ok=not problems, problems=problems, checked=len(records))
+            problems += check_record(record, specs[tid], suite, dataset)
+    result.missing = sorted(set(specs) - set(counts))
+    result.planned, result.checked = len(specs), len(records)
+    result.complete = not result.missing and len(records) == len(specs)
+    result.planned_by_variant = dict(Counter(s.variant.id for s in specs.values()))
+    result.ok = not problems
+    return result

@@ -69,22 +69,32 @@ def find_audio_dir(root: Path) -> Path:
 
 def read_checksums(path: str | os.PathLike) -> dict[str, str]:
     """Known md5s by track id, from mirdata's GTZAN index (`{"tracks": {id: {"audio": [path, md5]}}}`)
-    or from a flat JSON object `{id: md5}`."""
+    or from a flat JSON object `{id: md5}`. Errors name the file and the entry, never its content: an entry is
+    named by its key only when the key is a GTZAN track id, else by its position."""
     path = Path(path).expanduser()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise DatasetError(f"gtzan: cannot read the checksum file {path}: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise DatasetError(f"gtzan: the checksum file {path} is not valid JSON: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"gtzan: the checksum file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise DatasetError(f"gtzan: the checksum file {path} is nested too deeply to be a checksum index") from None
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"gtzan: the checksum file {path} is not valid JSON: {exc.msg} at line {exc.lineno} "
+                           f"column {exc.colno}") from None
     entries = data.get("tracks", data) if isinstance(data, dict) else None
     if not isinstance(entries, dict):
         raise DatasetError(f"gtzan: the checksum file {path} must be a JSON object of track id -> md5")
     known = {}
-    for tid, value in entries.items():
-        md5 = value.get("audio", [None, None])[1] if isinstance(value, dict) else value
+    for n, (tid, value) in enumerate(entries.items(), 1):
+        audio = value.get("audio") if isinstance(value, dict) else None
+        md5 = (audio[1] if isinstance(audio, list) and len(audio) > 1 else None) if isinstance(value, dict) else value
         if not (isinstance(md5, str) and re.fullmatch(r"[0-9a-f]{32}", md5)):
-            raise DatasetError(f"gtzan: the checksum file {path} has no md5 for {tid!r} (got {md5!r})")
+            match = _ID.match(tid)
+            entry = repr(tid) if match and match["genre"] in GENRES else f"entry {n}"
+            raise DatasetError(f"gtzan: the checksum file {path} has no md5 for {entry} (expected 32 lowercase hex "
+                               "digits); use mirdata's gtzan_genre_index_1.0.json or a JSON object of track id -> md5")
         known[tid] = md5
     return known
 

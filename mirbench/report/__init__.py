@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 from tabulate import tabulate
@@ -15,8 +16,31 @@ from mirbench.report.values import is_record_value, value_kind
 from mirbench.results import ResultStore, ran_quick
 
 
-def report_name(suite: dict) -> str:
-    return suite["name"] + ("-quick" if ran_quick(suite) else "")
+#: A suite name that can name report files: no separators, no leading dot (so neither "." nor "..").
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+SUFFIXES = (".md", ".csv", ".tex", "-per-class.csv", "-confusion.png", "-filters.png", "-plot.png")
+
+
+class ReportError(ValueError):
+    """A results directory cannot be reported safely: its suite name would put files outside the output folder."""
+
+
+def report_name(suite: dict, where: str = "suite.json") -> str:
+    """The report files' stem: the suite name (+ "-quick"), refused unless it is a plain file name."""
+    name = suite.get("name")
+    if not isinstance(name, str) or not PLAIN_NAME.fullmatch(name):
+        raise ReportError(f"{where}: the suite name is not a plain file name (letters, digits, '.', '_', '-', not "
+                          "starting with '.'), and report files are named after it; fix the name in suite.json")
+    return name + ("-quick" if ran_quick(suite) else "")
+
+
+def inside(out: Path, name: str, where: str) -> Path:
+    """`out / name`, refused when it resolves outside `out` (a symbolic link planted in the output folder)."""
+    path = out / name
+    base = out.resolve()
+    if path.resolve().parent != base:
+        raise ReportError(f"{where}: the report file {path} would be written outside {out} (a link?); remove it")
+    return path
 
 
 def markdown(
@@ -111,21 +135,22 @@ def write_report(results_dir: str | Path, out_dir: str | Path = "reports") -> li
     """Write <name>.md, .csv, .tex, and where they apply -per-class.csv, -confusion.png, -filters.png and -plot.png."""
     store = ResultStore(results_dir)
     suite = store.read_suite()
+    name = report_name(suite, str(store.root / "suite.json"))  # before anything is written
     records = list(store.records())
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    name = report_name(suite)
-    figure = plot_confusions(confusion_by_variant(records), out / f"{name}-confusion.png", f"{name}: confusion over all folds")
-    filters = plot_filter_spectra(records, out / f"{name}-filters.png", f"{name}: learned filters, normalised magnitude spectra")
-    plot = xy.plot_figure(suite, records, out / f"{name}-plot.png")
+    paths = {suffix: inside(out, name + suffix, str(store.root / "suite.json")) for suffix in SUFFIXES}
+    figure = plot_confusions(confusion_by_variant(records), paths["-confusion.png"], f"{name}: confusion over all folds")
+    filters = plot_filter_spectra(records, paths["-filters.png"], f"{name}: learned filters, normalised magnitude spectra")
+    plot = xy.plot_figure(suite, records, paths["-plot.png"])
     figures = [figure, filters, plot]
     files = {
-        out / f"{name}.md": markdown(suite, records, Path(results_dir).name, *(p.name if p else None for p in figures)),
-        out / f"{name}.csv": csv_text(suite, records),
-        out / f"{name}.tex": latex(suite, records),
+        paths[".md"]: markdown(suite, records, Path(results_dir).name, *(p.name if p else None for p in figures)),
+        paths[".csv"]: csv_text(suite, records),
+        paths[".tex"]: latex(suite, records),
     }
     if per_class.per_class_layout(suite, records):
-        files[out / f"{name}-per-class.csv"] = per_class.csv_text(records)
+        files[paths["-per-class.csv"]] = per_class.csv_text(records)
     for path, text in files.items():
         path.write_text(text)
     return sorted(files) + [p for p in figures if p]
