@@ -335,3 +335,29 @@ def test_a_submission_over_the_size_limit_is_refused_before_it_is_read(submissio
 def test_a_submission_that_is_not_a_regular_file_is_refused(tmp_path):
     with pytest.raises(ValueError, match="not a regular file"):
         read_submission(tmp_path)
+
+
+def test_local_results_missing_planned_trials_are_listed_apart_in_both_formats(tmp_path):
+    """A results directory whose suite.json plans three trials but holds two successful ones is not ranked."""
+    from mirbench import leaderboard
+    from mirbench.results import ResultStore
+    from tests.test_leaderboard import record, suite
+
+    def planned(label: str, fold: int) -> dict:
+        r = record(label, fold, 0.9 - fold / 10)
+        r["trial_id"] = f"{r['variant']['id']}.fold{fold}.seed0"
+        return r
+
+    store = ResultStore(tmp_path / "partial")
+    store.write_suite({**suite(), "trials": {planned("CNN", f)["trial_id"]: "x" for f in range(3)}})
+    for fold in range(2):
+        store.write(planned("CNN", fold))
+    full = {"source": "local:full", "suite": suite(), "records": [planned("MLP", f) for f in range(3)]}
+    table_rows = leaderboard.rows([leaderboard.entry_from_results(tmp_path / "partial"), full])
+    md = leaderboard.markdown(table_rows)
+    ranked, apart = md.split("## gtzan · gtzan-random-4fold · accuracy")[1].split("\n## ")[0].split("Not ranked")
+    assert "MLP" in ranked and "CNN" not in ranked
+    assert "| —" in apart and "CNN (incomplete: 2 of 3 trials)" in apart
+    page = leaderboard.html(table_rows)
+    assert page.count("Not ranked: incomplete runs and suites not registered here") == 2  # one per metric section
+    assert 'data-value="nan">—</td>' in page
