@@ -603,9 +603,8 @@ def verify(submission: dict, data_root: str | Path | None = None, suites_dir: st
     try:
         specs = {s.trial_id: s for s in plan(suite, dataset, RunOptions(quick=quick, data_root=root), skipped)}
     except (DatasetError, ValueError) as exc:  # a protocol's split lists that do not fit the dataset, as in cmd_run
-        if not is_new:
-            raise
-        problems.append(f"the submitted suite's protocol does not fit dataset {dataset.name!r}: {exc}")
+        whose = "submitted" if is_new else "registered"
+        problems.append(f"the {whose} suite's protocol does not fit dataset {dataset.name!r}: {exc}")
         return result
     if is_new and len(specs) > MAX_PLANNED:
         problems.append(f"the submitted suite plans {len(specs)} trials, more than this verifier's bound of "
