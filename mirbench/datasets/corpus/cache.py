@@ -8,7 +8,9 @@ an interrupted build resume where it stopped.
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -33,20 +35,65 @@ def cache_root(cache_dir: str | Path | None = None) -> Path:
     return Path(cache_dir).expanduser()
 
 
+#: The packages whose code shapes the audio or the labels: the scores and their parser (music21), the MIDI writer
+#: and the SoundFont's package (pretty_midi), the synthesiser (midirenderer), resampling and filtering (numpy,
+#: scipy) and the 16-bit WAV writer (soundfile, and its libsndfile).
+LIBRARIES = ("music21", "pretty_midi", "midirenderer", "numpy", "scipy", "soundfile")
+#: The modules of this package whose code shapes a build's output; their code (not comments or docstrings) is
+#: hashed into the build key, so a change to it is a new build even when BUILD_VERSION was not bumped.
+BUILD_MODULES = ("builder", "cache", "labels", "render", "score", "sources")
+
+
 def library_versions() -> dict[str, str]:
     """Versions of the packages whose behaviour shapes the audio (a change gives a new build directory)."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for dist in ("music21", "pretty_midi", "midirenderer"):
+    for dist in LIBRARIES:
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:
             out[dist] = "unknown"
+    try:
+        import soundfile
+
+        out["libsndfile"] = str(soundfile.__libsndfile_version__)
+    except (ImportError, AttributeError, OSError):
+        out["libsndfile"] = "unknown"
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def soundfont_digest() -> str:
+    """A hash of the SoundFont's bytes: a package could ship another one under the same version."""
+    from mirbench.datasets.corpus.render import soundfont_path
+
+    try:
+        return hashlib.sha256(soundfont_path().read_bytes()).hexdigest()[:16]
+    except (OSError, ImportError):
+        return "unknown"
+
+
+@functools.lru_cache(maxsize=1)
+def code_digest() -> str:
+    """A hash of the build modules' code, as its syntax tree without docstrings: formatting, comments and
+    docstrings do not change it, any change to what the code does does."""
+    h = hashlib.sha256()
+    for name in BUILD_MODULES:
+        tree = ast.parse((Path(__file__).parent / f"{name}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(
+                getattr(body[0], "value", None), ast.Constant
+            ) and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+        h.update(name.encode() + b"\0" + ast.dump(tree).encode() + b"\0")
+    return h.hexdigest()[:16]
+
+
 def build_params(clips_per_class: int, clip_seconds: float, seed: int) -> dict:
+    """What a build's output depends on: its parameters, BUILD_VERSION, the libraries, the SoundFont and the code.
+    They key its directory and are stored in its manifest, so a build by other code or libraries is never reused."""
     return {
         "build_version": BUILD_VERSION,
         "clips_per_class": int(clips_per_class),
@@ -54,6 +101,8 @@ def build_params(clips_per_class: int, clip_seconds: float, seed: int) -> dict:
         "seed": int(seed),
         "sample_rate": SAMPLE_RATE,
         "libraries": library_versions(),
+        "soundfont": soundfont_digest(),
+        "code": code_digest(),
     }
 
 
