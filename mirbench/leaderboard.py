@@ -47,13 +47,13 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 
 
 def entry_from_results(results_dir: str | Path) -> dict:
-    """An entry from a local results directory (its suite.json and successful trials). When suite.json lists the
+    """An entry from a local results directory (its suite.json and successful trials). When plan.json lists the
     run's planned trials, only those count and the entry is complete when every one has a successful record."""
     store = ResultStore(results_dir)
     suite = store.read_suite()
     records = [r for r in store.records() if r.get("status") == "ok"]
     entry = {"source": f"local:{Path(results_dir).name}", "suite": suite, "records": records}
-    planned = suite.get("trials")
+    planned = store.planned()
     if isinstance(planned, dict) and planned:
         records = [r for r in records if r.get("trial_id") in planned]
         by_variant: dict[str, int] = {}

@@ -34,7 +34,7 @@ RECORD_KEYS = (
     "trial_id", "variant", "seed", "protocol", "fold", "dataset", "metrics",
     "predictions", "n_parameters", "training", "timings", "provenance", "skipped",
 )
-RUN_KEYS = ("hash", "quick_run", "trials")  # what a run adds to the suite document in suite.json
+RUN_KEYS = ("hash", "quick_run")  # what a run adds to the suite document in suite.json
 TOLERANCE = 1e-9
 SHOWN = 5  # ids named in a message before "and N more"
 
@@ -298,7 +298,7 @@ def first_problem(value, spec, here: str) -> str | None:
 VERSION = text(64)
 SUITE_FIELDS = Table({
     "name": (True, plain), "version": (True, one_of(str, int)), "hash": (True, text(64)),
-    "quick_run": (False, one_of(bool)), "trials": (False, anything),
+    "quick_run": (False, one_of(bool)),
     "dataset": (True, Table({"name": (True, plain)})), "protocol": (True, Table({"name": (True, plain)})),
 })
 PROVENANCE = Table({

@@ -21,9 +21,8 @@ SECRET = "s3cr3t-c0ntent"
 
 
 def resign(sub: dict) -> dict:
-    """What a submitter who edits the suite does: drop the run's plan and recompute the hash over the document."""
+    """What a submitter who edits the suite does: recompute the hash over the edited document."""
     doc = sub["suite"]
-    doc.pop("trials", None)
     data = {k: v for k, v in doc.items() if k not in ("hash", "quick_run")}
     doc["hash"] = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
     return sub
@@ -338,8 +337,9 @@ def test_a_submission_that_is_not_a_regular_file_is_refused(tmp_path):
 
 
 def test_local_results_missing_planned_trials_are_listed_apart_in_both_formats(tmp_path):
-    """A results directory whose suite.json plans three trials but holds two successful ones is not ranked."""
+    """A results directory whose plan.json plans three trials but holds two successful ones is not ranked."""
     from mirbench import leaderboard
+    from mirbench.identity import digest
     from mirbench.results import ResultStore
     from tests.test_leaderboard import record, suite
 
@@ -349,7 +349,8 @@ def test_local_results_missing_planned_trials_are_listed_apart_in_both_formats(t
         return r
 
     store = ResultStore(tmp_path / "partial")
-    store.write_suite({**suite(), "trials": {planned("CNN", f)["trial_id"]: "x" for f in range(3)}})
+    store.write_suite(suite())
+    store.write_plan({planned("CNN", f)["trial_id"]: digest(None) for f in range(3)})  # records without identity
     for fold in range(2):
         store.write(planned("CNN", fold))
     full = {"source": "local:full", "suite": suite(), "records": [planned("MLP", f) for f in range(3)]}
