@@ -167,7 +167,7 @@ def test_an_invalid_record_is_set_aside_and_rerun(tmp_path, capsys, content):
     assert code == 0
 
 
-def test_the_report_passes_over_an_invalid_record_instead_of_crashing(tmp_path, capsys):
+def test_the_report_passes_over_an_invalid_record_instead_of_crashing(tmp_path, capsys, caplog):
     path = write(tmp_path, synthetic_suite(PRIOR))
     results = tmp_path / "results"
     cli_run(path, results, capsys)
@@ -176,6 +176,7 @@ def test_the_report_passes_over_an_invalid_record_instead_of_crashing(tmp_path, 
     code = main(["report", str(results), "--reports", str(tmp_path / "again")])
     captured = capsys.readouterr()
     assert code == 0 and "Traceback" not in captured.err
+    assert f"{victim} is not a valid trial record ('variant' is missing or is not an object)" in caplog.text
 
 
 # ----------------------------------------------------------------------------- item 5: repaired audio
