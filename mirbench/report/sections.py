@@ -236,7 +236,10 @@ def provenance(suite: dict, records: list[dict], results_name: str) -> str:
         f"- trials: {ok} ok, {len(records) - ok} failed, from {len(records)} result files in `{results_name}`",
         f"- mirbench: {', '.join(values('mirbench')) or '?'}; git revision: {', '.join(values('git_revision')) or 'unknown'}",
         f"- devices: {', '.join(values('device'))} ({', '.join(values('device_name'))})"
-        + (f"; precision: {', '.join(values('precision'))}" if values("precision") else ""),
+        + (f"; precision: {', '.join(values('precision'))}" if values("precision") else "")
+        # float results differ in their last bits between CPU kernel sets (AVX-512 vs AVX2 MKL and OpenBLAS), enough
+        # to flip a track near a decision boundary: a report says which kernels its numbers came from
+        + (f"; cpu kernels: {', '.join(values('cpu_kernels'))}" if values("cpu_kernels") else ""),
         f"- python: {', '.join(values('python'))}; platform: {', '.join(values('platform'))}",
         f"- libraries: {', '.join(sorted(libs))}",
         f"- run: {started[0] if started else '?'} to {finished[-1] if finished else '?'}",
