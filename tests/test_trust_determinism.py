@@ -45,17 +45,21 @@ def _digests(manifest_path: Path) -> dict[str, str]:
     return out
 
 
-def test_two_fresh_builds_give_the_same_audio_bytes(tmp_path):
-    runs = [
-        _build_in_fresh_process(tmp_path / "a", "1", 2),
-        _build_in_fresh_process(tmp_path / "b", "2", 1),
-    ]
+@pytest.fixture(scope="module")
+def two_builds(tmp_path_factory) -> tuple[Path, Path]:
+    """The manifests of two builds of SMALL, each by a fresh process (hash seeds 1 and 2, 2 and 1 workers), at once."""
+    tmp = tmp_path_factory.mktemp("two-builds")
+    runs = [_build_in_fresh_process(tmp / "a", "1", 2), _build_in_fresh_process(tmp / "b", "2", 1)]
     paths = []
     for proc in runs:
         out, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err[-2000:]
         paths.append(Path(out.strip().splitlines()[-1]))
-    a, b = paths
+    return paths[0], paths[1]
+
+
+def test_two_fresh_builds_give_the_same_audio_bytes(two_builds):
+    a, b = two_builds
     assert a.parent.name == b.parent.name  # one build key
     first, second = _digests(a), _digests(b)
     assert len(first) == 1 + 6 * SMALL["clips_per_class"]
@@ -81,9 +85,13 @@ def test_the_build_key_covers_what_the_audio_depends_on(change, monkeypatch, tmp
     assert before != after
 
 
-def test_a_build_by_another_soundfont_is_built_again_not_reused(tmp_path, monkeypatch):
+def test_a_build_by_another_soundfont_is_built_again_not_reused(two_builds, tmp_path, monkeypatch):
     """A cached build whose inputs differ is never returned: with another SoundFont the build runs again."""
-    first = build_mod.build(tmp_path, progress=False, workers=1, **SMALL)
+    import shutil
+
+    first = two_builds[0]
+    shutil.copytree(first.parent, tmp_path / "corpus" / first.parent.name)
+    first = tmp_path / "corpus" / first.parent.name / first.name
     calls = []
 
     def counted(*args, **kwargs):
