@@ -241,6 +241,17 @@ def test_a_corpus_manifest_missing_a_key_is_one_error_naming_file_and_key(damage
     assert "manifest.json" in line and "'group'" in line and f"delete {build}" in line
 
 
+@pytest.mark.parametrize("key", ["format", "params", "clips"])
+def test_a_manifest_missing_a_top_level_key_is_an_error_not_a_silent_rebuild(damaged, key, monkeypatch):
+    root, build = damaged
+    manifest = json.loads((build / "manifest.json").read_text())
+    del manifest[key]
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setattr(build_mod, "select", lambda *a, **k: pytest.fail("a damaged build was rebuilt over"))
+    with pytest.raises(DatasetError, match=rf"manifest\.json: has no key '{key}' \(a damaged build\): delete "):
+        CorpusDataset(task="style", cache_dir=root, progress=False, **TINY)
+
+
 def test_a_manifest_naming_a_path_outside_its_build_is_refused(damaged):
     root, build = damaged
     manifest = json.loads((build / "manifest.json").read_text())

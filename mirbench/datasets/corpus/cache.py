@@ -144,6 +144,9 @@ def read_manifest(path: Path, params: dict | None = None) -> dict | None:
         raise damaged(path, "is not valid JSON") from None
     if not isinstance(manifest, dict):
         raise damaged(path, "holds no JSON object")
+    for key in ("format", "params"):  # without them it cannot even be told apart from another build's
+        if key not in manifest:
+            raise damaged(path, f"has no key {key!r}")
     if manifest.get("format") != MANIFEST_FORMAT or (params is not None and manifest.get("params") != params):
         return None
     check_manifest(path, manifest)
