@@ -65,7 +65,8 @@ class ValidationReport:
     kind "missing", "unreadable" (no decodable audio: empty, corrupt, not a
     file, not readable), "non-finite" (NaN or infinite samples, or features
     that come out NaN or infinite) or "out-of-range" (float samples above
-    `mirbench.audio.ABSURD_PEAK`, 1e10: features of them overflow). `warnings`
+    `mirbench.audio.ABSURD_PEAK`, 1e10: features of them overflow); the embedded
+    corpus also files a clip shorter than its manifest says as "truncated". `warnings`
     leave it usable but worth a look: kind "sample-rate" (it will be
     resampled), "truncated" (shorter than its header says: it loads as far as
     it goes), "out-of-range" (float samples above `mirbench.audio.OUT_OF_RANGE_PEAK`,

@@ -53,6 +53,25 @@ def device_info(device) -> dict:
     return info
 
 
+@functools.lru_cache(maxsize=1)
+def cpu_kernels() -> str:
+    """The vector instructions the CPU maths ran on (torch's kernels, OpenBLAS's core type): float rounding, and so
+    a borderline prediction, can differ between machines whose kernels differ."""
+    import torch
+
+    parts = [f"torch {torch.backends.cpu.get_cpu_capability()}"]
+    try:
+        import threadpoolctl
+
+        blas = sorted({str(i.get("architecture") or "?") for i in threadpoolctl.threadpool_info()
+                       if i.get("internal_api") == "openblas"})
+        if blas:
+            parts.append("openblas " + ", ".join(blas))
+    except Exception:  # threadpoolctl is scikit-learn's dependency; its inspection is best effort
+        pass
+    return "; ".join(parts)
+
+
 def provenance(device) -> dict:
     return {
         "mirbench": mirbench.__version__,
@@ -61,5 +80,6 @@ def provenance(device) -> dict:
         "cpu_count": os.cpu_count(),
         "libraries": library_versions(),
         "git_revision": git_revision(),
+        "cpu_kernels": cpu_kernels(),
         **device_info(device),
     }

@@ -10,6 +10,7 @@ Trial record schema ("mirbench.trial/1"):
   index, the unusable tracks and every used track's sha256: identity.data)},
   protocol {name, params}, fold {index, split_hash, train, valid, test (counts)}, seed,
   skipped [{id, reason}], metrics {name: float}, per_class {roc_auc, pr_auc}, confusion,
+  auc_undefined_classes [class index], macro_excluded {metric: [class names its macro average left out]},
   predictions {track_ids, scores, truth}, timings {features_s, fit_s, predict_s, total_s},
   n_parameters, training {what the system reports}, diagnostics {e.g. filter_spectra},
   resources {peak_gpu_memory_bytes, gpu_memory_total_bytes (CUDA only), process_peak_rss_bytes (the worker process's
@@ -107,8 +108,8 @@ def record_problem(record, trial_id: str | None = None) -> str | None:
     if not _is_int(record.get("seed")):
         return "'seed' is missing or is not an integer"
     fold, variant = record["fold"], record["variant"]
-    if not _is_int(fold.get("index")) or not isinstance(fold.get("split_hash"), str):
-        return "'fold' lacks its index or split_hash"
+    if not _is_int(fold.get("index")) or not isinstance(fold.get("split_hash", ""), str):
+        return "'fold' lacks its index, or its split_hash is not text"
     if not all(isinstance(variant.get(k), str) for k in ("system", "label", "id")) or not isinstance(variant.get("params"), dict):
         return "'variant' lacks its system, label, id or params"
     if "suite" in record and not isinstance(record["suite"].get("name"), str):

@@ -175,6 +175,7 @@ def attempt(spec: TrialSpec) -> tuple[dict, dict | None]:
             k.removesuffix("_per_class"): v for k, v in values.items() if k.endswith("_per_class")
         }
         record["auc_undefined_classes"] = values.get("auc_undefined_classes", [])
+        record["macro_excluded"] = values.get("macro_excluded", {})  # metric -> classes its average left out
         record["confusion"] = values.get("confusion")
         record["predictions"] = {"track_ids": parts["test"].ids, "scores": scores, "truth": truth}
         record["n_parameters"] = system.n_parameters()

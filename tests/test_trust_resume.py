@@ -320,3 +320,10 @@ def test_content_hashes_persist_in_the_cache_and_notice_a_changed_file(tmp_path,
     content.forget()
     again = content.content_hashes(files)
     assert opened == ["1.bin"] and again[0] == first[0] and again[1] != first[1]
+
+
+def test_a_dataset_table_setting_root_is_one_error_line(tmp_path, capsys):
+    path = write(tmp_path, synthetic_suite(PRIOR).replace("per_class = 4", 'per_class = 4\nroot = "/elsewhere"'))
+    code, out = cli_run(path, tmp_path / "results", capsys)
+    assert code == 2 and "Traceback" not in out
+    assert "error: dataset 'synthetic': a suite's [dataset] table cannot set 'root'" in out

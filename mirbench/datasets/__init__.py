@@ -29,6 +29,9 @@ def open_dataset(spec: dict, root: str | Path | None = None) -> Dataset:
     """Build the dataset a suite's [dataset] table names; cached per process."""
     spec = dict(spec)
     name = spec.pop("name")
+    if "root" in spec:
+        raise DatasetError(f"dataset {name!r}: a suite's [dataset] table cannot set 'root': the data comes from "
+                           "--data-root or MIRBENCH_DATA (<data root>/<dataset name>); remove the key")
     base = data_root(root)
     if base is not None and not base.is_dir():
         raise DatasetError(f"data root {base} does not exist; pass an existing directory to --data-root or MIRBENCH_DATA")

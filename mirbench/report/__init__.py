@@ -63,6 +63,7 @@ def markdown(
         *results_tables(suite, records),
         f"Mean ± sample standard deviation over folds and seeds ({n_ok} successful trials)"
         + percent_note(suite, records),
+        "" if tables.table_specs(suite) else sections.macro_coverage(records, Layout.from_suite(suite, records).metrics),
         sections.sources(all_published(suite)),
         xy.section(suite, plot),
         per_class.section(suite, records),
