@@ -17,6 +17,7 @@ from mirbench import __version__
 EXIT_USAGE = 2
 EXIT_FAILED_TRIALS = 1
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool whose reader went away (`... | head -1`)
 
 
 def suite_path(ref: str) -> Path:
@@ -30,13 +31,14 @@ def suite_path(ref: str) -> Path:
 def known_errors() -> tuple[type[Exception], ...]:
     """Mistakes of input (suite, data, names, split lists) and results that cannot be written (a full disk):
     one line, not a traceback."""
+    from mirbench.cluster import ClusterError
     from mirbench.dataset import DatasetError
     from mirbench.fetch import FetchError
     from mirbench.registry import RegistryError
     from mirbench.results import ResultsError, ResultWriteError
     from mirbench.suite import SuiteError
 
-    return (SuiteError, DatasetError, RegistryError, FetchError, FileNotFoundError, ResultWriteError, ResultsError)
+    return (SuiteError, ClusterError, DatasetError, RegistryError, FetchError, FileNotFoundError, ResultWriteError, ResultsError)
 
 
 def cmd_list(args) -> int:
@@ -91,11 +93,12 @@ def cmd_run(args) -> int:
         print(f"error: --workers must be at least 1, got {args.workers}", file=sys.stderr)
         return EXIT_USAGE
     if args.cluster:
-        from mirbench.cluster import LOCAL, check_address
+        from mirbench.cluster import LOCAL, ClusterError, check_address, check_reachable
 
         try:
             check_address(args.cluster)
-        except ValueError as exc:
+            check_reachable(args.cluster)  # before any work: an unreachable scheduler costs seconds, not a run
+        except (ValueError, ClusterError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
     if args.cache_dir:
@@ -139,6 +142,8 @@ def cmd_run(args) -> int:
     try:
         for path in write_report(summary.results, args.reports):
             print(f"wrote {path}")
+    except BrokenPipeError:  # stdout closed (`mirbench run ... | head -1`): not a disk problem; main() ends quietly
+        raise
     except OSError as exc:  # a full disk: the results are safe, only the report is missing
         print(f"error: cannot write the report: {exc}. The results are saved; free disk space and run "
               f"'mirbench report {summary.results}'", file=sys.stderr)
@@ -511,9 +516,35 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
-    return args.func(args)
+    """Run one command. A closed stdout (`mirbench ... | head -1`) ends it quietly with EXIT_BROKEN_PIPE, as Unix
+    tools end: no traceback, and no "Exception ignored" from the interpreter's flush of stdout at exit."""
+    try:
+        try:
+            args = parser().parse_args(argv)
+        except SystemExit:  # --help or a usage error: argparse printed, and the pipe may already be closed
+            sys.stdout.flush()
+            raise
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, where it can be caught, rather than at interpreter exit
+        return code
+    except BrokenPipeError:
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def silence_stdout() -> None:
+    """Point stdout's file descriptor at os.devnull, so what is still buffered goes nowhere instead of failing again
+    at exit (the recipe of Python's `signal` documentation, "Note on SIGPIPE")."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # stdout replaced by an object without a descriptor (a test capture)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -851,7 +851,8 @@ def test_fixed_split_id_file_naming_unknown_tracks(tmp_path, capsys):
     ids.write_text("low.000\nlow.001\n# a comment\nlow.999\nmid.998\n")
     line = splits_error("fixed-split", tmp_path, capsys, dataset="synthetic",
                         protocol_params=[f"train={ids}", "test=['high.000']"])
-    assert f"fixed-split: 2 ids in 'train' are not tracks of dataset 'synthetic': 'low.999', 'mid.998'; listed in {ids}" in line
+    assert f"fixed-split: 2 ids in 'train' are not tracks of dataset 'synthetic': lines 4, 5 of {ids}" in line
+    assert "low.999" not in line  # the file's line numbers, never its contents (422b789)
 
 
 @needs_shared
@@ -909,7 +910,7 @@ def test_a_track_that_fails_mid_trial_is_skipped_and_the_trial_goes_on(write_sui
     assert records and all(r["status"] == "ok" for r in records)
     for r in records:
         (skip,) = r["skipped"]
-        assert skip["id"] == broken and "corrupt frame at 1.2 s" in skip["reason"] and "while decoding" in skip["reason"]
+        assert skip["id"] == broken and "corrupt frame at 1.2 s" in skip["reason"] and "found during the trial" in skip["reason"]
         assert broken not in r["predictions"]["track_ids"]
         assert r["fold"]["train"] + r["fold"]["valid"] + r["fold"]["test"] == 11
     assert broken in (tmp_path / "rep" / "smoke.md").read_text()
@@ -961,6 +962,31 @@ def test_a_long_suite_name_is_one_line(write_suite, capsys):
     assert "'name'" in line and "at most" in line
 
 
+def test_an_unreachable_scheduler_is_one_line_and_loses_no_trial(write_suite, tmp_path, capsys):
+    """tcp://127.0.0.1:1 refuses connections: the client used to retry for 30 s and end in a traceback."""
+    import time
+
+    pytest.importorskip("dask.distributed")
+    from mirbench.registry import systems
+    from tests.helpers import synthetic_suite
+
+    systems.register("test.prior", "tests.helpers:PriorSystem")
+    suite = write_suite(synthetic_suite('[[systems]]\nname = "test.prior"'))
+    out = tmp_path / "res"
+    args = ["run", str(suite), "--results", str(out), "--reports", str(tmp_path / "rep"), "--no-progress"]
+    assert main(args + ["--device", "cpu"]) == 0
+    capsys.readouterr()
+    kept = sorted((out / "trials").glob("*.json"))
+    before = {p.name: p.read_bytes() for p in kept}
+    kept[0].unlink()  # one trial left to do
+
+    start = time.monotonic()
+    line = cli_error(args + ["--device", "cpu", "--scheduler", "tcp://127.0.0.1:1"], capsys)
+    assert time.monotonic() - start < 20
+    assert "could not reach the Dask scheduler at tcp://127.0.0.1:1" in line and "local:N" in line
+    assert {p.name: p.read_bytes() for p in (out / "trials").glob("*.json")} == {kept[1].name: before[kept[1].name]}
+
+
 def test_a_grid_over_the_variant_limit_is_one_line(write_suite, capsys):
     from mirbench.suite import MAX_VARIANTS
 
@@ -969,3 +995,38 @@ def test_a_grid_over_the_variant_limit_is_one_line(write_suite, capsys):
     suite = write_suite(SMOKE_SUITE.replace('grid = { C = [1.0, 10.0] }', f"grid = {grid}"))
     line = cli_error(["validate", str(suite)], capsys)
     assert "'systems[0].grid'" in line and f"{per_key * per_key:,} variants" in line and f"{MAX_VARIANTS:,}" in line
+
+
+# -- a closed stdout (`mirbench ... | head -1`) ends the command quietly, as Unix tools do ----------------------
+
+
+def mirbench_process(*args: str, cwd: Path):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    command = [sys.executable, "-m", "mirbench.cli", *args]
+    return subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_a_pipe_closed_after_the_first_line_ends_the_command_quietly(tmp_path):
+    """More output than the pipe holds: the command blocks writing, the reader takes one line and goes away."""
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    for i in range(3000):  # ~150 kB of output, more than a pipe and stdout's buffer hold together
+        (suites / f"suite-{i:05d}-with-a-long-name-so-that-the-listing-is-big.toml").touch()
+    process = mirbench_process("list", "suites", "--suites-dir", str(suites), cwd=tmp_path)
+    first = process.stdout.readline()
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    code = process.wait(timeout=120)
+    assert first.decode().strip().endswith("suite-00000-with-a-long-name-so-that-the-listing-is-big.toml")
+    assert err == "" and code == 141  # 128 + SIGPIPE, what a shell reports for a tool the closed pipe stopped
+
+
+def test_a_pipe_closed_before_any_output_ends_data_check_quietly(tmp_path):
+    """`mirbench data check ... | head -0`: even the first write fails, and so would the flush at exit."""
+    process = mirbench_process("data", "check", "synthetic", "--param", "per_class=2", cwd=tmp_path)
+    process.stdout.close()  # long before the interpreter has started
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 141 and err == ""
