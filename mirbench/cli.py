@@ -98,7 +98,7 @@ def cmd_run(args) -> int:
         try:
             check_address(args.cluster)
             check_reachable(args.cluster)  # before any work: an unreachable scheduler costs seconds, not a run
-        except (ValueError, ClusterError) as exc:
+        except ClusterError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
     if args.cache_dir:

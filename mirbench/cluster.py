@@ -83,13 +83,13 @@ def check_reachable(address: str) -> None:
 
 
 def check_address(address: str) -> str:
-    """`local:N` (N >= 1) or a scheduler address such as tcp://host:8786; ValueError saying which forms exist."""
+    """`local:N` (N >= 1) or a scheduler address such as tcp://host:8786; ClusterError saying which forms exist."""
     match = LOCAL.match(address)
     if match and int(match.group(1)) >= 1:
         return address
     if re.match(r"^(tcp|tls|inproc|ucx)://", address):
         return address
-    raise ValueError(
+    raise ClusterError(
         f"cluster address {address!r}: use local:N to start N local worker processes, "
         "or a running scheduler's address such as tcp://HOST:8786"
     )
