@@ -97,7 +97,8 @@ def plan(suite: Suite, dataset: Dataset, options: RunOptions, skipped: dict, kin
         folds = folds[: quick.get("folds", 2)]
         seeds = seeds[: quick.get("seeds", 1)]
         overrides = quick.get("params", {})
-        variants = [apply_overrides(v, overrides) for v in variants]
+        accepted: dict = {}  # system name -> its parameters: a registry lookup scans the entry points
+        variants = [apply_overrides(v, overrides, accepted) for v in variants]
     keep = quick_subset(dataset, quick["tracks_per_class"], skipped) if "tracks_per_class" in quick else None
     cache_dir = default_cache()
     threads = max(1, (os.cpu_count() or 1) // max(1, options.workers))
@@ -152,14 +153,18 @@ def gpu_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def apply_overrides(variant, overrides: dict):
-    """Apply --quick parameter overrides that this variant's system accepts."""
+def apply_overrides(variant, overrides: dict, accepted: dict | None = None):
+    """Apply --quick parameter overrides that this variant's system accepts (`accepted` memoises, per system
+    name, what `accepted_params` says)."""
     from mirbench.registry import systems
     from mirbench.suite import Variant, accepted_params
 
     if not overrides:
         return variant
-    names, open_ended = accepted_params(systems.get(variant.system))
+    accepted = {} if accepted is None else accepted
+    if variant.system not in accepted:
+        accepted[variant.system] = accepted_params(systems.get(variant.system))
+    names, open_ended = accepted[variant.system]
     params = {**variant.params, **{k: v for k, v in overrides.items() if k in names or open_ended}}
     return Variant(variant.system, variant.label, params)
 
