@@ -414,7 +414,7 @@ def tone(seconds: float = 0.5, sample_rate: int = 22050) -> np.ndarray:
 
 
 def with_sample(value: float):
-    """A writer of a float WAV whose 100th sample is `value` (NaN, infinity)."""
+    """A writer of a float WAV whose 100th sample is `value` (NaN, infinity, an absurd or mis-scaled peak)."""
 
     def write(path: Path) -> None:
         y = tone()
@@ -464,6 +464,12 @@ AUDIO_CASES = {
         "rock.00005", truncated_wav, ("warning", "truncated", "truncated: the header says 0.50 s of audio, but the file holds 0.25 s")
     ),
     "no read permission": ("blues.00004", unreadable, ("problem", "unreadable", "no permission to read the file")),
+    "absurd float sample (1e30)": (
+        "classical.00004", with_sample(1e30), ("problem", "out-of-range", "absurdly far outside [-1, 1]")
+    ),
+    "mis-scaled float audio (peak 3)": (
+        "country.00004", with_sample(3.0), ("warning", "out-of-range", "far outside [-1, 1]")
+    ),
 }
 if ROOT:  # root reads it anyway: the case cannot be built (test_audio_case_* skip it)
     BROKEN = {case: spec for case, spec in AUDIO_CASES.items() if case != "no read permission"}
@@ -591,9 +597,9 @@ def test_data_check_groups_the_broken_files_by_kind(broken_gtzan, capsys):
     out = capsys.readouterr().out
     assert code == 1 and "Traceback" not in out
     assert f"{10 * PER_GENRE - len(PROBLEMS)} of {10 * PER_GENRE} tracks usable" in out
-    for kind in ("unreadable", "non-finite"):
+    for kind in ("unreadable", "non-finite", "out-of-range"):
         assert f"unusable (skipped by runs): {kind}:" in out
-    for kind in ("sample-rate", "truncated"):
+    for kind in ("sample-rate", "truncated", "out-of-range"):
         assert f"warnings (still used): {kind}: 1" in out
 
 
