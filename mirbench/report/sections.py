@@ -24,7 +24,8 @@ def setup(suite: dict, records: list[dict]) -> str:
     lines = [
         f"- **Dataset**: {suite['dataset']['name']} ({describe_params({k: v for k, v in suite['dataset'].items() if k != 'name'})}); "
         f"{ds.get('task', '?')}, {ds.get('n_tracks', '?')} tracks, {len(ds.get('classes', []))} classes, "
-        f"fingerprint `{ds.get('fingerprint', '?')}`",
+        f"fingerprint `{ds.get('fingerprint', '?')}`"
+        + (f" (with the audio bytes: `{ds['content_fingerprint']}`)" if ds.get("content_fingerprint") else ""),
         f"- **Protocol**: {suite['protocol']['name']} ({describe_params(proto)}); folds run: {len(folds)}; seeds: {seeds}",
         f"- **Mode**: {'quick (subset of tracks, folds and epochs: not comparable with published numbers)' if ran_quick(suite) else 'full'}",
     ]
