@@ -62,18 +62,19 @@ def cmd_list(args) -> int:
 
 def cmd_validate(args) -> int:
     from mirbench.suite import load_suite
-    from mirbench.suite.checks import check_data_root
+    from mirbench.suite.checks import data_unchecked
 
     status = 0
     for ref in args.suites:
         try:
             suite = load_suite(suite_path(ref))
-            check_data_root(suite, args.data_root)
+            unchecked = data_unchecked(suite, args.data_root)
         except known_errors() as exc:
             print(f"error: {exc}", file=sys.stderr)
             status = EXIT_USAGE
             continue
-        print(f"{suite.path}: ok — {len(suite.variants)} variant(s) x seeds {suite.seeds} on {suite.dataset['name']}")
+        print(f"{suite.path}: ok — {len(suite.variants)} variant(s) x seeds {suite.seeds} on {suite.dataset['name']}"
+              + (f"; {unchecked}" if unchecked else ""))
     return status
 
 

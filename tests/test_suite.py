@@ -147,7 +147,6 @@ MALFORMED = {
     "published names unknown dimension": (BASE.replace('system = "PMSC"', 'sys = "PMSC"'), "report.published[0].sys"),
     "published without value": (BASE.replace("value = 0.68", ""), "missing required key 'report.published[0].value'"),
     "no systems": (BASE.split("[[systems]]")[0], "no [[systems]] to run"),
-    "missing dataset root": (BASE.replace('name = "synthetic"', 'name = "ondisk"'), "no data root is set"),
     "extends a missing file": ('extends = "nowhere.toml"\n' + BASE, "'extends' names 'nowhere.toml'"),
     "negative seed": (BASE.replace("seeds = [0, 1]", "seeds = [-1]"), "'seeds[0]' must be >= 0"),
     "protocol proportions not summing to 1": (
@@ -194,6 +193,25 @@ def test_missing_data_root_directory(tmp_path, capsys):
     path = write(tmp_path, BASE)
     assert main(["validate", str(path), "--data-root", str(tmp_path / "absent")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_real_data_suite_validates_without_its_data_and_says_so(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("MIRBENCH_DATA", raising=False)
+    path = write(tmp_path, BASE.replace('name = "synthetic"', 'name = "ondisk"'))
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "ok — " in out and "its data was not checked (no data root: pass --data-root DIR" in out
+    (tmp_path / "data").mkdir()
+    assert main(["validate", str(path), "--data-root", str(tmp_path / "data")]) == 2  # given: the data is checked
+    assert "expected at" in capsys.readouterr().err
+
+
+def test_a_data_root_that_is_the_dataset_folder_itself_says_which_folder_to_pass(tmp_path, capsys):
+    path = write(tmp_path, BASE.replace('name = "synthetic"', 'name = "ondisk"'))
+    (tmp_path / "data" / "ondisk").mkdir(parents=True)
+    assert main(["validate", str(path), "--data-root", str(tmp_path / "data" / "ondisk")]) == 2
+    err = capsys.readouterr().err
+    assert "is the 'ondisk' dataset's own folder; pass the folder above it" in err and str(tmp_path / "data") in err
 
 
 def test_validate_ok_message(tmp_path, capsys):

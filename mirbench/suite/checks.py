@@ -8,6 +8,15 @@ from mirbench.registry import datasets
 from mirbench.suite import Suite
 
 
+def data_unchecked(suite: Suite, explicit_root=None) -> str | None:
+    """For `validate`: why the suite's data is not checked (its dataset is read from disk and no data root is
+    given), else None after checking it like `check_data_root`. A suite validates without its data."""
+    if data_root(explicit_root) is None and getattr(datasets.get(suite.dataset["name"]), "needs_root", False):
+        return "its data was not checked (no data root: pass --data-root DIR or set MIRBENCH_DATA to check it too)"
+    check_data_root(suite, explicit_root)
+    return None
+
+
 def check_data_root(suite: Suite, explicit_root=None) -> None:
     """Raise DatasetError when the suite's dataset needs a data root that is not given or not there."""
     name = suite.dataset["name"]
@@ -20,6 +29,11 @@ def check_data_root(suite: Suite, explicit_root=None) -> None:
         raise DatasetError(
             f"{suite.path}: dataset {name!r} is read from disk, but no data root is set; "
             f"pass --data-root DIR or set MIRBENCH_DATA, with the dataset under DIR/{name}/"
+        )
+    if not (root / name).is_dir() and root.name == name:
+        raise DatasetError(
+            f"{suite.path}: --data-root {root} is the {name!r} dataset's own folder; pass the folder above it "
+            f"({root.parent}): datasets are read from DIR/{name}/"
         )
     if not (root / name).is_dir():
         layout = getattr(datasets.get(name), "expected_layout", "")
