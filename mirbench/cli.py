@@ -132,6 +132,9 @@ def cmd_run(args) -> int:
         f"{summary.planned} trials: {summary.skipped_done} already done, {summary.ok} ran ok, "
         f"{len(summary.failed)} failed; results in {summary.results}"
     )
+    if summary.planned and summary.skipped_done == summary.planned:
+        print(f"nothing to run: every trial already has a result from the same inputs; the report is regenerated "
+              f"from them (delete {summary.results} to run the trials again)")
     for reason, count in sorted(summary.rerun.items()):
         print(f"{count} trial{'s' if count != 1 else ''} rerun: {reason}")
     for line in summary.set_aside:

@@ -270,3 +270,10 @@ def test_the_variant_limit_counts_every_systems_entry(tmp_path):
     message = str(exc.value)
     assert "'systems[1].grid' expands to 2 variants (2), and the suite to 10,002" in message
     assert "over the limit of 10,000 variants per suite" in message
+
+
+def test_a_mistyped_suite_path_suggests_the_nearest_suite(tmp_path, capsys):
+    write(tmp_path, BASE, "quickstart.toml")
+    assert main(["validate", str(tmp_path / "quikstart.toml")]) == 2
+    err = capsys.readouterr().err
+    assert f"no such suite file — did you mean '{tmp_path / 'quickstart.toml'}'?" in err

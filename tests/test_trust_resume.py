@@ -82,6 +82,7 @@ def test_an_unchanged_suite_reuses_every_trial(tmp_path, capsys):
     cli_run(path, tmp_path / "results", capsys)
     code, out = cli_run(path, tmp_path / "results", capsys)
     assert code == 0 and "2 trials: 2 already done, 0 ran ok" in out and "rerun" not in out
+    assert "nothing to run: every trial already has a result from the same inputs" in out
 
 
 def test_editing_only_the_report_layout_reuses_the_trials(tmp_path, capsys):

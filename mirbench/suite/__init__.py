@@ -105,7 +105,8 @@ def read_toml(path: Path) -> dict:
     except RecursionError:  # tomllib recurses once per level of nesting
         raise SuiteError(f"{path}: {too_deep()}") from None
     except FileNotFoundError:
-        raise SuiteError(f"{path}: no such suite file") from None
+        siblings = sorted(str(p) for p in path.parent.glob("*.toml")) if path.parent.is_dir() else []
+        raise SuiteError(f"{path}: no such suite file{nearest(str(path), siblings)}") from None
     except IsADirectoryError:
         raise SuiteError(f"{path}: is a directory; give the path of a suite file (.toml) in it") from None
     except OSError as exc:
