@@ -57,22 +57,48 @@ def results_dir(suite: Suite, options: RunOptions) -> Path:
     return Path("results") / (suite.name + ("-quick" if options.quick else ""))
 
 
-def quick_subset(dataset: Dataset, per_class: int, unusable=(), seed: int = 0) -> set[str]:
-    """Up to `per_class` usable tracks of each (first) label, whole groups at a time, deterministically."""
+def quick_subset(dataset: Dataset, per_class: int, unusable=(), seed: int = 0, fold=None) -> set[str]:
+    """Up to `per_class` usable tracks of each (first) label, whole groups at a time, deterministically.
+
+    With `fold` (a fixed split's: its parts are not redrawn from the subset) each part is subset on its own:
+    a class keeps its part's share of `per_class`, and at least one group, in every part that has its tracks.
+    """
     import numpy as np
 
     rng = np.random.default_rng(seed)
+    if fold is None:
+        groups = _label_groups(dataset.tracks, unusable)
+        return _take(groups, {label: per_class for label in groups}, rng)
+    parts = [_label_groups([dataset[i] for i in getattr(fold, part)], unusable) for part in ("train", "valid", "test")]
+    totals: dict[str, int] = {}
+    for groups in parts:
+        for label, members in groups.items():
+            totals[label] = totals.get(label, 0) + sum(len(ids) for ids in members.values())
+    keep: set[str] = set()
+    for groups in parts:
+        sizes = {label: sum(len(ids) for ids in members.values()) for label, members in groups.items()}
+        keep |= _take(groups, {label: max(1, round(per_class * n / totals[label])) for label, n in sizes.items()}, rng)
+    return keep
+
+
+def _label_groups(tracks, unusable) -> dict[str, dict[str, list[str]]]:
+    """(first) label -> group (or lone track id) -> the usable track ids of that group."""
     groups: dict[str, dict[str, list[str]]] = {}
-    for t in dataset.tracks:
+    for t in tracks:
         if t.id in unusable:
             continue
         groups.setdefault(t.labels[0] if t.labels else "", {}).setdefault(t.group or t.id, []).append(t.id)
+    return groups
+
+
+def _take(groups: dict[str, dict[str, list[str]]], budget: dict[str, int], rng) -> set[str]:
+    """Whole groups of each label, in a random order, until the label's budget of tracks is reached."""
     keep: set[str] = set()
     for label in sorted(groups):
         names = sorted(groups[label])
         taken = 0
         for idx in rng.permutation(len(names)):
-            if taken >= per_class:
+            if taken >= budget[label]:
                 break
             members = groups[label][names[idx]]
             keep.update(members)
@@ -89,7 +115,8 @@ def plan(suite: Suite, dataset: Dataset, options: RunOptions, skipped: dict, kin
     from mirbench.registry import protocols, systems
 
     proto_params = {k: v for k, v in suite.protocol.items() if k != "name"}
-    folds = protocols.get(suite.protocol["name"])(**proto_params).folds(dataset)
+    protocol = protocols.get(suite.protocol["name"])(**proto_params)
+    folds = protocol.folds(dataset)
     seeds = list(suite.seeds)
     variants = list(suite.variants)
     quick = suite.quick if options.quick else {}
@@ -99,14 +126,15 @@ def plan(suite: Suite, dataset: Dataset, options: RunOptions, skipped: dict, kin
         overrides = quick.get("params", {})
         accepted: dict = {}  # system name -> its parameters: a registry lookup scans the entry points
         variants = [apply_overrides(v, overrides, accepted) for v in variants]
-    keep = quick_subset(dataset, quick["tracks_per_class"], skipped) if "tracks_per_class" in quick else None
+    keeps = quick_keeps(protocol, dataset, folds, quick.get("tracks_per_class"), skipped)
     cache_dir = default_cache()
     threads = max(1, (os.cpu_count() or 1) // max(1, options.workers))
     grid = [(variant, fold, seed) for variant in variants for fold in folds for seed in seeds]
     devices = trial_devices(options, len(grid))
     targets = {v.system: systems.target(v.system) for v in variants}  # a registry lookup scans entry points
     versions = {name: code_versions(systems.get(name)) for name in targets}
-    used = {i for fold in folds for i in fold.train + fold.valid + fold.test if keep is None or i in keep}
+    used = {i for fold in folds for i in fold.train + fold.valid + fold.test
+            if keeps[fold.index] is None or i in keeps[fold.index]}
     data = data_fingerprint(dataset, used, skipped, kinds)
     parts = suite_parts(suite.data, options.quick)
     return [
@@ -125,7 +153,7 @@ def plan(suite: Suite, dataset: Dataset, options: RunOptions, skipped: dict, kin
             threads=threads,
             quick=options.quick,
             skipped=skipped,
-            keep=frozenset(keep) if keep is not None else None,
+            keep=keeps[fold.index],
             precision=options.precision,
             system_target=targets[variant.system],
             identity=identity(parts, options.quick, data, fold.split_hash(), variant.describe(), seed,
@@ -133,6 +161,19 @@ def plan(suite: Suite, dataset: Dataset, options: RunOptions, skipped: dict, kin
         )
         for (variant, fold, seed), device in zip(grid, devices)
     ]
+
+
+def quick_keeps(protocol, dataset: Dataset, folds: list, per_class: int | None, skipped) -> dict:
+    """Fold index -> the --quick subset of its tracks (None: all). Stratified folds are redrawn from any data, so
+    one subset of the whole dataset feeds them; a fixed split's parts are given, so each part is subset on its own."""
+    from mirbench.protocols import StratifiedGroupKFold
+
+    if per_class is None:
+        return {fold.index: None for fold in folds}
+    if isinstance(protocol, StratifiedGroupKFold):
+        whole = frozenset(quick_subset(dataset, per_class, skipped))
+        return {fold.index: whole for fold in folds}
+    return {fold.index: frozenset(quick_subset(dataset, per_class, skipped, fold=fold)) for fold in folds}
 
 
 def trial_devices(options: RunOptions, n: int) -> list[str]:
