@@ -103,9 +103,16 @@ def _soundfile_reason(exc: Exception, path: Path) -> str:
     return text.strip().rstrip(".") or type(exc).__name__
 
 
-def _audioread_reason(exc: Exception) -> str:
+#: formats ffmpeg (through audioread) decodes and libsndfile does not: only for these can installing it help
+FFMPEG_ONLY = (".mp3", ".m4a", ".mp4", ".aac", ".opus", ".wma", ".webm", ".ape", ".ac3")
+
+
+def _audioread_reason(exc: Exception, path: Path) -> str:
     if type(exc).__name__ == "NoBackendError":
-        return "no decoder for this format (installing ffmpeg may help)"
+        if path.suffix.lower() in FFMPEG_ONLY:
+            return "no decoder for this format (installing ffmpeg may help)"
+        named = f"the {path.suffix[1:].upper()} audio its name says" if path.suffix else "audio"
+        return f"no decoder for it either: the file is corrupt or not {named}"
     return str(exc).strip() or type(exc).__name__
 
 
@@ -131,7 +138,7 @@ def _decode(path: Path) -> tuple[np.ndarray, int]:
     try:
         return _audioread_decode(path)
     except Exception as ar_exc:
-        ar_reason = _audioread_reason(ar_exc)
+        ar_reason = _audioread_reason(ar_exc, path)
         raise _fail(
             path, f"cannot decode audio (soundfile: {sf_reason}; audioread: {ar_reason}); replace it with a good copy"
         ) from None
@@ -182,7 +189,7 @@ def probe(path: str | Path) -> AudioInfo:
                 sr, channels = int(f.samplerate), int(f.channels)
                 frames = int(round(float(f.duration) * sr))
         except Exception as ar_exc:
-            ar_reason = _audioread_reason(ar_exc)
+            ar_reason = _audioread_reason(ar_exc, path)
             raise _fail(
                 path, f"cannot read audio header (soundfile: {sf_reason}; audioread: {ar_reason}); replace it with a good copy"
             ) from None

@@ -95,15 +95,26 @@ class ValidationReport:
             self.kinds[track_id] = kind
 
     def summary(self, limit: int = 20) -> str:
-        """A few lines for logs: the counts, then the first `limit` problems and warnings."""
+        """A few lines for logs: the counts, the first `limit` problems one per track, then one line per kind of
+        warning with its count and first example."""
         head = f"{self.dataset}: {self.n_tracks - len(self.problems)}/{self.n_tracks} tracks usable"
         lines = [head]
-        for word, entries in (("skipped", self.problems), ("warning", self.warnings)):
-            items = sorted(entries.items())
-            lines += [f"  {word} {tid}: {why}" for tid, why in items[:limit]]
-            if len(items) > limit:
-                lines.append(f"  ... and {len(items) - limit} more {word} (see 'mirbench data check')")
+        items = sorted(self.problems.items())
+        lines += [f"  skipped {tid}: {why}" for tid, why in items[:limit]]
+        if len(items) > limit:
+            lines.append(f"  ... and {len(items) - limit} more skipped (see 'mirbench data check')")
+        for kind, ids in warnings_by_kind(self.warnings, self.kinds):
+            lines.append(f"  warning {kind}: {len(ids)} track{'s' if len(ids) != 1 else ''}, "
+                         f"e.g. {ids[0]}: {self.warnings[ids[0]]}")
         return "\n".join(lines)
+
+
+def warnings_by_kind(warnings: Mapping[str, str], kinds: Mapping[str, str]) -> list[tuple[str, list[str]]]:
+    """(kind, sorted track ids) for each kind of warning, in kind order: warnings of one kind are one line."""
+    by_kind: dict[str, list[str]] = {}
+    for tid in sorted(warnings):
+        by_kind.setdefault(kinds.get(tid, "other"), []).append(tid)
+    return sorted(by_kind.items())
 
 
 class Dataset:

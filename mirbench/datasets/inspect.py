@@ -11,7 +11,7 @@ from collections import Counter
 
 from tabulate import tabulate
 
-from mirbench.dataset import Dataset, ValidationReport
+from mirbench.dataset import Dataset, ValidationReport, warnings_by_kind
 from mirbench.protocols import Fold
 
 LISTED = 10  # problems listed by name per kind; the rest are counted
@@ -36,15 +36,17 @@ def health(dataset: Dataset, report: ValidationReport) -> str:
     kept = class_counts(dataset, usable)
     rows = [[c, totals[c], kept[c], totals[c] - kept[c]] for c in dataset.classes]
     lines.append(tabulate(rows, ["class", "tracks", "usable", "unusable"], tablefmt="github"))
-    for title, entries in (("unusable (skipped by runs)", report.problems), ("warnings (still used)", report.warnings)):
-        by_kind: dict[str, list[str]] = {}
-        for tid in sorted(entries):
-            by_kind.setdefault(report.kinds.get(tid, "other"), []).append(tid)
-        for kind, ids in sorted(by_kind.items()):
-            lines += ["", f"{title}: {kind}: {len(ids)}"]
-            lines += [f"  {tid}: {entries[tid]}" for tid in ids[:LISTED]]
-            if len(ids) > LISTED:
-                lines.append(f"  ... and {len(ids) - LISTED} more")
+    by_kind: dict[str, list[str]] = {}
+    for tid in sorted(report.problems):
+        by_kind.setdefault(report.kinds.get(tid, "other"), []).append(tid)
+    for kind, ids in sorted(by_kind.items()):  # problems one per track: each is a file to replace
+        lines += ["", f"unusable (skipped by runs): {kind}: {len(ids)}"]
+        lines += [f"  {tid}: {report.problems[tid]}" for tid in ids[:LISTED]]
+        if len(ids) > LISTED:
+            lines.append(f"  ... and {len(ids) - LISTED} more")
+    for kind, ids in warnings_by_kind(report.warnings, report.kinds):  # one example per kind: they are alike
+        more = f" (and {len(ids) - 1} more like it)" if len(ids) > 1 else ""
+        lines += ["", f"warnings (still used): {kind}: {len(ids)}", f"  {ids[0]}: {report.warnings[ids[0]]}{more}"]
     return "\n".join(lines)
 
 
