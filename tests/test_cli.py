@@ -60,15 +60,27 @@ def test_check_system_command(capsys):
 
 
 def test_check_system_takes_params_over_the_systems_smoke_params(capsys, monkeypatch):
+    """check_fit_predict is faked (no training): honest fakes give scores that follow the parameters, so the
+    determinism check passes; fakes that differ between two fits of the same parameters must fail it."""
     import mirbench.testing
 
     seen = []
-    monkeypatch.setattr(mirbench.testing, "check_fit_predict", lambda f, d, s, params: seen.append(params) or np.zeros(1))
+
+    def honest(factory, dataset, store, params):
+        seen.append(params)
+        return np.full((6, 3), float(len(seen) if "random_state" not in params else params["random_state"]))
+
+    monkeypatch.setattr(mirbench.testing, "check_fit_predict", honest)
     code = main(["check-system", "dieleman2014.cnn", "--param", "max_epochs=1", "--param", 'optimizer="sgd"', "--param", "input=raw"])
     assert code == 0, capsys.readouterr()
     assert seen[0] == {
         "length": 256, "stride": 256, "window_seconds": 0.6, "updates_per_epoch": 10, "max_epochs": 1,
         "optimizer": "sgd", "input": "raw",
     }  # fmt: skip
+    assert "deterministic under random_state" in capsys.readouterr().out
+    calls = iter(range(100))
+    monkeypatch.setattr(mirbench.testing, "check_fit_predict", lambda f, d, s, params: np.full((6, 3), next(calls)))
+    assert main(["check-system", "dieleman2014.cnn"]) == 1
+    assert "two fits with random_state=0 gave different scores" in capsys.readouterr().err
     assert main(["check-system", "dieleman2014.cnn", "--param", "max_epochs"]) == 2
     assert "is not of the form key=value" in capsys.readouterr().err
