@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from baselines.pooled import PooledFeatureClassifier
+from mirbench_baselines.pooled import PooledFeatureClassifier
 from mirbench.frontends import MFCC
 
 

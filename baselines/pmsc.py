@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.decomposition import PCA
 
-from baselines.pooled import PooledFeatureClassifier
+from mirbench_baselines.pooled import PooledFeatureClassifier
 from mirbench.frontends import LogMel
 
 

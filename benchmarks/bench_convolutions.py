@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.choi2017.architectures import conv_block
-from baselines.dieleman2014.layers import StridedConv1d
+from mirbench_baselines.choi2017.architectures import conv_block
+from mirbench_baselines.dieleman2014.layers import StridedConv1d
 from benchmarks.machine import THREADS, best_seconds, gflops, matmul_peak, use_threads
 
 SR, BATCH, FILTERS = 16000, 10, 32

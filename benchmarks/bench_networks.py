@@ -8,8 +8,8 @@ two CPU threads: the "training time per sample" axis of the comparison.
 import torch
 import torch.nn.functional as F
 
-from baselines.choi2017.architectures import ARCHITECTURES, build
-from baselines.choi2017.budget import solve_width
+from mirbench_baselines.choi2017.architectures import ARCHITECTURES, build
+from mirbench_baselines.choi2017.budget import solve_width
 from benchmarks.machine import THREADS, best_seconds, use_threads
 
 BANDS, FRAMES, CLASSES, BATCH = 96, 1366, 50, 4

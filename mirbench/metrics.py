@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 from typing import Callable, Iterable, NamedTuple, Sequence
 
 import numpy as np
@@ -266,20 +267,52 @@ def pr_auc_micro(truth, scores) -> float:
 
 
 class Metric(NamedTuple):
-    """A registered metric: the function (truth, scores) -> float and the task kinds it applies to."""
+    """A registered metric: the function (truth, scores) -> float and the task kinds it applies to. A plug-in
+    metric is one of these, named in the `mirbench.metrics` entry-point group."""
 
     function: Callable[..., float]
     tasks: tuple[str, ...]
 
 
-METRICS: dict[str, Metric] = {
-    "accuracy": Metric(accuracy, ("single-label",)),
-    "normalised_accuracy": Metric(normalised_accuracy, ("single-label",)),
-    "roc_auc_macro": Metric(roc_auc_macro, TASKS),
-    "roc_auc_micro": Metric(roc_auc_micro, TASKS),
-    "pr_auc_macro": Metric(pr_auc_macro, TASKS),
-    "pr_auc_micro": Metric(pr_auc_micro, TASKS),
-}
+ACCURACY = Metric(accuracy, ("single-label",))
+NORMALISED_ACCURACY = Metric(normalised_accuracy, ("single-label",))
+ROC_AUC_MACRO = Metric(roc_auc_macro, TASKS)
+ROC_AUC_MICRO = Metric(roc_auc_micro, TASKS)
+PR_AUC_MACRO = Metric(pr_auc_macro, TASKS)
+PR_AUC_MICRO = Metric(pr_auc_micro, TASKS)
+
+
+#: mirbench's own metrics in the order they are listed and computed; plug-ins follow, by name.
+ORDER = ("accuracy", "normalised_accuracy", "roc_auc_macro", "roc_auc_micro", "pr_auc_macro", "pr_auc_micro")
+
+
+class MetricTable(Mapping):
+    """Every metric of the `mirbench.metrics` registry by name, resolved on use: mirbench's own and plug-ins alike."""
+
+    def __getitem__(self, name: str) -> Metric:
+        from mirbench.registry import RegistryError, metrics
+
+        try:
+            metric = metrics.get(name)
+        except RegistryError:
+            raise KeyError(name) from None
+        if not (callable(getattr(metric, "function", None)) and isinstance(getattr(metric, "tasks", None), tuple)):
+            raise TypeError(f"metric {name!r} is not a mirbench.metrics.Metric(function, tasks)")
+        return metric
+
+    def __iter__(self):
+        from mirbench.registry import metrics
+
+        names = metrics.names()
+        return iter([n for n in ORDER if n in names] + [n for n in names if n not in ORDER])
+
+    def __len__(self) -> int:
+        from mirbench.registry import metrics
+
+        return len(metrics.names())
+
+
+METRICS: Mapping[str, Metric] = MetricTable()
 
 
 #: The metrics that average over classes and leave out the classes where they are undefined, with what a class

@@ -1,8 +1,12 @@
-"""One lazy registry per kind of component: names map to "module:attr", imported on first use.
+"""One lazy registry per kind of component, filled from entry points: names map to "module:attr", imported on use.
 
-In-tree components are listed once here; out-of-tree systems arrive through the
-`mirbench.systems` entry-point group, so a contributor's package plugs in
-without editing mirbench.
+Every component comes through its entry-point group — mirbench's own systems, datasets, protocols, frontends
+and metrics exactly as a contributor's package does (pyproject.toml lists mirbench's), so there is one road:
+
+    mirbench.systems    mirbench.datasets    mirbench.protocols    mirbench.frontends    mirbench.metrics
+
+Entry points are scanned once per process. Two distributions that claim one name is an error naming both;
+`register` adds a component at run time (tests, notebooks) and wins over an entry point of the same name.
 """
 
 from __future__ import annotations
@@ -14,38 +18,60 @@ from importlib.metadata import entry_points
 from typing import Any
 
 
+GROUPS = {"system": "mirbench.systems", "dataset": "mirbench.datasets", "protocol": "mirbench.protocols",
+          "frontend": "mirbench.frontends", "metric": "mirbench.metrics"}
+
+
 class RegistryError(LookupError):
-    """An unknown name; the message suggests the nearest known one."""
+    """An unknown name, or one that two distributions claim; the message says which and what to do."""
 
 
 @dataclass(frozen=True)
 class Entry:
     name: str
     target: str  # "module:attr"
-    origin: str  # "mirbench" or the distribution that provides it
+    origin: str  # the distribution that provides it ("mirbench" for the in-tree ones), or "runtime"
 
 
 class Registry:
     """Names of one kind of component, resolved lazily to the objects they point at."""
 
-    def __init__(self, kind: str, builtin: dict[str, str], entry_point_group: str | None = None):
+    def __init__(self, kind: str, group: str | None = None):
         self.kind = kind
-        self._builtin = builtin
-        self._group = entry_point_group
+        self.group = group
         self._extra: dict[str, Entry] = {}
+        self._scanned: dict[str, Entry] | None = None
 
     def register(self, name: str, target: str, origin: str = "runtime") -> None:
-        """Add a component at run time (tests, notebooks)."""
+        """Add a component at run time (tests, notebooks); it wins over an entry point of the same name."""
         self._extra[name] = Entry(name, target, origin)
 
+    def unregister(self, name: str) -> None:
+        """Undo `register` (tests restore the registry after themselves)."""
+        self._extra.pop(name, None)
+
+    def rescan(self) -> None:
+        """Forget the entry points scanned, e.g. after a package was installed into the running process."""
+        self._scanned = None
+
+    def _entry_points(self) -> dict[str, Entry]:
+        if self._scanned is None:
+            found: dict[str, Entry] = {}
+            for ep in entry_points(group=self.group) if self.group else ():
+                dist = ep.dist.name if ep.dist is not None else "an unnamed distribution"
+                entry = Entry(ep.name, ep.value, dist)
+                seen = found.get(ep.name)
+                if seen is not None and seen != entry:
+                    raise RegistryError(
+                        f"{self.kind} {ep.name!r} is claimed by two distributions: {seen.origin} ({seen.target}) and "
+                        f"{entry.origin} ({entry.target}); uninstall one of them, or rename its entry point"
+                    )
+                found[ep.name] = entry
+            self._scanned = found
+        return self._scanned
+
     def entries(self) -> dict[str, Entry]:
-        found = {n: Entry(n, t, "mirbench") for n, t in self._builtin.items()}
-        if self._group:
-            for ep in entry_points(group=self._group):
-                dist = ep.dist.name if ep.dist is not None else "entry point"
-                found.setdefault(ep.name, Entry(ep.name, ep.value, dist))
-        found.update(self._extra)
-        return dict(sorted(found.items()))
+        return dict(sorted({**self._entry_points(), **self._extra}.items()))
 
     def names(self) -> list[str]:
         return list(self.entries())
@@ -77,66 +103,9 @@ def load_target(target: str) -> Any:
     return obj
 
 
-systems = Registry(
-    "system",
-    {
-        "mfcc": "baselines.mfcc:MFCCBaseline",
-        "pmsc": "baselines.pmsc:PMSCBaseline",
-        "sigtia2014.mlp": "baselines.sigtia2014:Sigtia2014MLP",
-        "dieleman2014.cnn": "baselines.dieleman2014:Dieleman2014CNN",
-        "choi2017.cnn": "baselines.choi2017:Choi2017CNN",
-        "fagan.cnn1d": "baselines.fagan:FaganCNN1D",
-        "fagan.cnn2d": "baselines.fagan:FaganCNN2D",
-        "fagan.alexnet": "baselines.fagan:FaganAlexNet",
-        "fagan.vgg16": "baselines.fagan:FaganVGG16",
-        "fagan.samplecnn": "baselines.fagan:FaganSampleCNN",
-        "fagan.lstm": "baselines.fagan:FaganLSTM",
-        "fagan.rcnn": "baselines.fagan:FaganRCNN",
-        "fma.mlp": "baselines.fma:FMAMLP",
-        "fma.logreg": "baselines.fma:FMALogReg",
-        "fma.linear-svm": "baselines.fma:FMALinearSVM",
-        "fma.svm": "baselines.fma:FMASVM",
-        "fma.knn": "baselines.fma:FMAKNN",
-        "fma.rf": "baselines.fma:FMARandomForest",
-    },
-    entry_point_group="mirbench.systems",
-)
-
-datasets = Registry(
-    "dataset",
-    {
-        "corpus": "mirbench.datasets.corpus:CorpusDataset",
-        "synthetic": "mirbench.testing:SyntheticDataset",
-        "gtzan": "mirbench.datasets.gtzan:GTZANDataset",
-        "ismir2004": "mirbench.datasets.ismir2004:ISMIR2004Dataset",
-        "mtat": "mirbench.datasets.mtat:MTATDataset",
-        "fma": "mirbench.datasets.fma:FMADataset",
-    },
-)
-
-protocols = Registry(
-    "protocol",
-    {
-        "stratified-kfold": "mirbench.protocols:StratifiedGroupKFold",
-        "fixed-split": "mirbench.protocols:FixedSplit",
-        "gtzan-random-4fold": "mirbench.datasets.gtzan:GTZANRandom4Fold",
-        "gtzan-fault-filtered": "mirbench.datasets.gtzan:GTZANFaultFiltered",
-        "ismir2004-train-dev": "mirbench.datasets.ismir2004:ISMIR2004TrainDev",
-        "mtat-12-1-3": "mirbench.datasets.mtat:MTAT1213",
-        "mtat-cleaned": "mirbench.datasets.mtat:MTATCleaned",
-        "fma-small": "mirbench.datasets.fma:FMASmall",
-        "fma-medium": "mirbench.datasets.fma:FMAMedium",
-        "fma-top10": "mirbench.datasets.fma:FMATop10",
-    },
-)
-
-frontends = Registry(
-    "frontend",
-    {
-        "stft": "mirbench.frontends:STFTMagnitude",
-        "logmel": "mirbench.frontends:LogMel",
-        "mfcc": "mirbench.frontends:MFCC",
-        "waveform": "mirbench.frontends:Waveform",
-        "fma": "mirbench.frontends:FMAFeatures",
-    },
-)
+systems = Registry("system", GROUPS["system"])
+datasets = Registry("dataset", GROUPS["dataset"])
+protocols = Registry("protocol", GROUPS["protocol"])
+frontends = Registry("frontend", GROUPS["frontend"])
+metrics = Registry("metric", GROUPS["metric"])
+REGISTRIES = (systems, datasets, protocols, frontends, metrics)

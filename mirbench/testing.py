@@ -140,3 +140,64 @@ def check_system(factory, params: dict | None = None, tasks=("single-label", "mu
                     raise ConformanceError(f"{task}: two fits with random_state=0 gave different scores")
                 passed.append(f"{task}: deterministic under random_state")
     return passed
+
+
+def check_dataset(factory, params: dict | None = None, data_root=None) -> list[str]:
+    """Run the dataset contract on one instance (built twice); returns the checks passed, raises ConformanceError on
+    the first failure. A dataset read from disk (`needs_root`) is built from `<data_root>/<name>`, as runs do.
+
+    The contract: the index is non-empty with unique ids and labels among its classes (one per track for a
+    single-label task); the same parameters give the same index and fingerprint; `validate()` reports on exactly
+    these tracks; a usable track loads as finite mono float32 at any requested rate; targets have the task's shape.
+    """
+    from mirbench.dataset import AudioError, ValidationReport
+
+    params = dict(params or {})
+    if getattr(factory, "needs_root", False):
+        if data_root is None:
+            raise ConformanceError("the dataset is read from disk: give --data-root DIR with the dataset under DIR/<name>/")
+        params["root"] = Path(data_root) / factory.name
+    try:
+        dataset, again = factory(**params), factory(**params)
+    except TypeError as exc:
+        raise ConformanceError(f"cannot be built with {sorted(params)}: {exc}") from None
+    passed = [f"builds from its parameters ({len(dataset.tracks)} tracks, {len(dataset.classes)} classes)"]
+    if dataset.task not in ("single-label", "multi-label"):
+        raise ConformanceError(f"task must be 'single-label' or 'multi-label', got {dataset.task!r}")
+    if not dataset.tracks or not dataset.classes:
+        raise ConformanceError("the index has no tracks or no classes")
+    if not (isinstance(dataset.sample_rate, int) and dataset.sample_rate > 0):
+        raise ConformanceError(f"sample_rate must be a positive int, got {dataset.sample_rate!r}")
+    if dataset.task == "single-label":
+        several = [t.id for t in dataset.tracks if len(t.labels) != 1]
+        if several:
+            raise ConformanceError(f"a single-label task gives each track one label; {several[0]!r} has {len(dataset[several[0]].labels)}")
+    passed.append(f"{dataset.task} index: unique ids, labels among the classes")
+    if [t.id for t in again.tracks] != [t.id for t in dataset.tracks] or again.fingerprint() != dataset.fingerprint():
+        raise ConformanceError("two builds from the same parameters give different indexes (order, ids or fingerprint)")
+    passed.append("the same parameters give the same index and fingerprint")
+    report = dataset.validate()
+    if not isinstance(report, ValidationReport) or report.n_tracks != len(dataset.tracks):
+        raise ConformanceError("validate() must return a ValidationReport over every track of the index")
+    strangers = sorted((set(report.problems) | set(report.warnings)) - {t.id for t in dataset.tracks})
+    if strangers:
+        raise ConformanceError(f"validate() reports on ids the index lacks: {strangers[:3]}")
+    passed.append(f"validate(): {len(dataset.tracks) - len(report.problems)} of {len(dataset.tracks)} tracks usable")
+    usable = [t for t in dataset.tracks if t.id not in report.problems]
+    if not usable:
+        raise ConformanceError("no track is usable: see 'mirbench data check'")
+    for rate in (dataset.sample_rate, 16000):
+        try:
+            audio = dataset.load_audio(usable[0], rate)
+        except AudioError as exc:
+            raise ConformanceError(f"track {usable[0].id!r} passed validation but does not load: {exc}") from None
+        if not (isinstance(audio, np.ndarray) and audio.ndim == 1 and audio.dtype == np.float32 and len(audio)
+                and np.isfinite(audio).all()):
+            raise ConformanceError(f"load_audio({usable[0].id!r}, {rate}) must give finite 1-D float32 samples")
+    passed.append("a usable track loads as finite mono float32, at its rate and at 16 kHz")
+    targets = dataset.targets(usable[:4])
+    shape = (len(usable[:4]),) if dataset.task == "single-label" else (len(usable[:4]), len(dataset.classes))
+    if np.asarray(targets).shape != shape:
+        raise ConformanceError(f"targets() gave shape {np.asarray(targets).shape}, expected {shape}")
+    passed.append("targets() have the task's shape")
+    return passed

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from baselines.mfcc import MFCCBaseline
-from baselines.pmsc import PMSCBaseline
+from mirbench_baselines.mfcc import MFCCBaseline
+from mirbench_baselines.pmsc import PMSCBaseline
 from mirbench.features import FeatureStore
 from mirbench.metrics import accuracy, roc_auc
 from mirbench.system import TrackSet

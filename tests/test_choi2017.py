@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from baselines.choi2017 import Choi2017CNN
-from baselines.choi2017.architectures import ARCHITECTURES, build
-from baselines.choi2017.budget import count, solve_width
+from mirbench_baselines.choi2017 import Choi2017CNN
+from mirbench_baselines.choi2017.architectures import ARCHITECTURES, build
+from mirbench_baselines.choi2017.budget import count, solve_width
 from mirbench.metrics import roc_auc
 from mirbench.nn import FlexibleMaxPool, n_parameters
 from mirbench.suite import load_suite

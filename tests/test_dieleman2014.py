@@ -10,9 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from baselines.dieleman2014 import Dieleman2014CNN
-from baselines.dieleman2014.layers import Compression, FeaturePool, StridedConv1d
-from baselines.dieleman2014.model import TagCNN
+from mirbench_baselines.dieleman2014 import Dieleman2014CNN
+from mirbench_baselines.dieleman2014.layers import Compression, FeaturePool, StridedConv1d
+from mirbench_baselines.dieleman2014.model import TagCNN
 from mirbench.windows import Windows
 from mirbench.metrics import roc_auc
 from mirbench.suite import SuiteError, load_suite

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.fagan import FaganCNN1D, FaganLSTM, FaganRCNN, FaganSampleCNN
-from baselines.fagan.blocks import GAPHead
+from mirbench_baselines.fagan import FaganCNN1D, FaganLSTM, FaganRCNN, FaganSampleCNN
+from mirbench_baselines.fagan.blocks import GAPHead
 from mirbench.datasets import open_dataset
 from mirbench.features import FeatureStore
 from mirbench.registry import protocols, systems

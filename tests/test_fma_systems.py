@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import torch
 
-import baselines.fma.classical as classical
-import baselines.fma.mlp as mlp
-from baselines.fma import FMAMLP, FMAClassifier, track_features
-from baselines.fma.features import resolve_source
+import mirbench_baselines.fma.classical as classical
+import mirbench_baselines.fma.mlp as mlp
+from mirbench_baselines.fma import FMAMLP, FMAClassifier, track_features
+from mirbench_baselines.fma.features import resolve_source
 from mirbench import registry, training
 from mirbench.dataset import Dataset, DatasetError, Track
 from mirbench.datasets.fma import FMADataset

@@ -9,17 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.sigtia2014 import Sigtia2014MLP
-from baselines.sigtia2014 import features as feats
+from mirbench_baselines.sigtia2014 import Sigtia2014MLP
+from mirbench_baselines.sigtia2014 import features as feats
 from mirbench import aggregate
 from mirbench.features import FeatureStore
 from mirbench.metrics import accuracy, roc_auc
-from mirbench.registry import systems
 from mirbench.system import TrackSet
 from mirbench.testing import check_system, synthetic_dataset
-
-# Until the registry lists it (the line "sigtia2014.mlp": "baselines.sigtia2014:Sigtia2014MLP").
-systems.register("sigtia2014.mlp", "baselines.sigtia2014:Sigtia2014MLP")
 
 REPO = Path(__file__).resolve().parent.parent
 SMALL = {
@@ -176,7 +172,7 @@ def test_transfer_trains_on_the_pretraining_dataset(tmp_path):
     params = {**SMALL, "units": 16, "max_epochs": 10, "learning_rate": 0.1, "regime": "relu-sgd", "aggregate": False}
     params["pretrain"] = pretrain
     first = Sigtia2014MLP(layer="all", **params).fit(train, valid)
-    from baselines.sigtia2014.transfer import pretraining_split
+    from mirbench_baselines.sigtia2014.transfer import pretraining_split
 
     source_train, source_valid = pretraining_split(pretrain, train)
     assert source_train.dataset.name == "synthetic" and len(source_train) == 12  # half of 3 x 8 tracks

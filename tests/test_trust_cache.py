@@ -340,7 +340,7 @@ def test_a_cached_entry_that_is_not_a_state_dict_is_retrained(tmp_path):
 
 
 def test_sigtia_retrains_a_cached_network_that_does_not_fit(tmp_path):
-    from baselines.sigtia2014 import Sigtia2014MLP
+    from mirbench_baselines.sigtia2014 import Sigtia2014MLP
     from mirbench.system import TrackSet
     from mirbench.testing import synthetic_dataset
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from baselines.choi2017 import Choi2017CNN
+from mirbench_baselines.choi2017 import Choi2017CNN
 from mirbench.features import FeatureStore
 from mirbench.system import TrackSet
 from mirbench.testing import synthetic_dataset

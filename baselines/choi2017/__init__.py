@@ -5,6 +5,6 @@ Modules: `architectures` (the four networks), `budget` (width from a
 parameter budget), `system` (the System class).
 """
 
-from baselines.choi2017.system import Choi2017CNN
+from mirbench_baselines.choi2017.system import Choi2017CNN
 
 __all__ = ["Choi2017CNN"]

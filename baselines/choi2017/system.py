@@ -11,8 +11,8 @@ their consecutive windows. See docs/systems/choi2017.md.
 
 from __future__ import annotations
 
-from baselines.choi2017.architectures import ARCHITECTURES, build
-from baselines.choi2017.budget import solve_width
+from mirbench_baselines.choi2017.architectures import ARCHITECTURES, build
+from mirbench_baselines.choi2017.budget import solve_width
 from mirbench.frontends import LogMel
 from mirbench.system import TrackSet, check_positive_ints
 from mirbench.windowed import WindowedNetwork

@@ -5,6 +5,6 @@ feature pooling), `model` (the network), `system` (the System class, on
 `mirbench.windowed.WindowedNetwork`).
 """
 
-from baselines.dieleman2014.system import Dieleman2014CNN
+from mirbench_baselines.dieleman2014.system import Dieleman2014CNN
 
 __all__ = ["Dieleman2014CNN"]

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.dieleman2014.layers import StridedConv1d, activation
+from mirbench_baselines.dieleman2014.layers import StridedConv1d, activation
 from mirbench.nn import Standardise
 
 

@@ -11,8 +11,8 @@ See docs/systems/dieleman2014.md.
 
 from __future__ import annotations
 
-from baselines.dieleman2014.layers import NONLINEARITIES, POOLINGS
-from baselines.dieleman2014.model import Architecture, TagCNN
+from mirbench_baselines.dieleman2014.layers import NONLINEARITIES, POOLINGS
+from mirbench_baselines.dieleman2014.model import Architecture, TagCNN
 from mirbench.frontends import LogMel, Waveform
 from mirbench.system import TrackSet, check_positive_ints
 from mirbench.windowed import WindowedNetwork

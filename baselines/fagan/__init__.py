@@ -6,7 +6,7 @@ one per family (`cnn`, `imagenet`, `samplecnn`, `recurrent`), and `system`
 (the registered systems `fagan.<family>`).
 """
 
-from baselines.fagan.system import (
+from mirbench_baselines.fagan.system import (
     FaganAlexNet,
     FaganCNN1D,
     FaganCNN2D,

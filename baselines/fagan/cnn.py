@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from baselines.fagan.blocks import Spec, ZooNetwork, block, scaled
+from mirbench_baselines.fagan.blocks import Spec, ZooNetwork, block, scaled
 
 MULTIPLIERS = (1, 2, 2, 4, 4)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from baselines.fagan.blocks import Spec, ZooNetwork, conv_bn_relu, scaled
+from mirbench_baselines.fagan.blocks import Spec, ZooNetwork, conv_bn_relu, scaled
 from mirbench.nn import FlexibleMaxPool
 
 ALEXNET = (1, 8 / 3, 4, 4, 8 / 3)

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from baselines.fagan import cnn, samplecnn
-from baselines.fagan.blocks import Spec, ZooNetwork
+from mirbench_baselines.fagan import cnn, samplecnn
+from mirbench_baselines.fagan.blocks import Spec, ZooNetwork
 
 CONVS = ("none", "1d", "2d")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from baselines.fagan.blocks import Spec, ZooNetwork, block, conv_bn_relu, scaled
+from mirbench_baselines.fagan.blocks import Spec, ZooNetwork, block, conv_bn_relu, scaled
 
 MULTIPLIERS = (1, 1, 2, 2, 2, 2, 2, 2, 4)
 

@@ -17,8 +17,8 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Callable
 
-from baselines.fagan import cnn, imagenet, recurrent, samplecnn
-from baselines.fagan.blocks import DOWNSAMPLES, HEADS, Spec, ZooNetwork
+from mirbench_baselines.fagan import cnn, imagenet, recurrent, samplecnn
+from mirbench_baselines.fagan.blocks import DOWNSAMPLES, HEADS, Spec, ZooNetwork
 from mirbench.frontends import LogMel, Waveform
 from mirbench.system import TrackSet, check_positive_ints
 from mirbench.windowed import WindowedNetwork

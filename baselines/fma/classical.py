@@ -2,7 +2,7 @@
 
 One class, `FMAClassifier`: standardise (statistics of the training tracks)
 -> the classifier (one-vs-rest on multi-label tasks). Scores are
-`baselines.pooled.class_scores`: probabilities where the classifier has them,
+`mirbench_baselines.pooled.class_scores`: probabilities where the classifier has them,
 else decision values through a softmax (a sigmoid per tag). Each registered
 name is a subclass that only changes the default `classifier`.
 """
@@ -18,8 +18,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 
-from baselines.fma.features import check_source, resolve_source, track_features
-from baselines.pooled import class_scores
+from mirbench_baselines.fma.features import check_source, resolve_source, track_features
+from mirbench_baselines.pooled import class_scores
 from mirbench.system import System, TrackSet, is_int
 
 CLASSIFIERS = ("logreg", "linear-svm", "svm", "knn", "rf")

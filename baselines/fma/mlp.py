@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.fma.features import N_FEATURES, check_source, resolve_source, track_features
+from mirbench_baselines.fma.features import N_FEATURES, check_source, resolve_source, track_features
 from mirbench import training
 from mirbench.device import to_device
 from mirbench.nn import n_parameters

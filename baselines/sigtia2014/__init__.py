@@ -5,6 +5,6 @@ Modules: `mlp` (the network and its three training regimes), `features`
 another dataset, Table 2), `system` (the System class).
 """
 
-from baselines.sigtia2014.system import Sigtia2014MLP
+from mirbench_baselines.sigtia2014.system import Sigtia2014MLP
 
 __all__ = ["Sigtia2014MLP"]

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from sklearn.ensemble import RandomForestClassifier
 
-from baselines.sigtia2014 import features as feats
-from baselines.sigtia2014 import mlp, transfer
+from mirbench_baselines.sigtia2014 import features as feats
+from mirbench_baselines.sigtia2014 import mlp, transfer
 from mirbench import artifacts
 from mirbench.aggregate import majority_vote, mean_scores, split_by_track
 from mirbench.device import to_device
@@ -65,7 +65,7 @@ class Sigtia2014MLP(System):
     trained on), `frame_step` (the forest sees every `frame_step`-th frame, at
     training and test time; windows keep their length in seconds),
     `time_budget_s` (stop training early). `pretrain` trains the network on
-    another dataset (Table 2; see `baselines.sigtia2014.transfer`). `n_jobs`
+    another dataset (Table 2; see `mirbench_baselines.sigtia2014.transfer`). `n_jobs`
     (forest threads; default: torch's thread count) does not change results.
     """
 

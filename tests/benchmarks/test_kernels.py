@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.choi2017.architectures import conv_block
-from baselines.dieleman2014.layers import StridedConv1d
+from mirbench_baselines.choi2017.architectures import conv_block
+from mirbench_baselines.dieleman2014.layers import StridedConv1d
 from mirbench.audio import load_audio
 from mirbench.frontends import MFCC, LogMel, STFTMagnitude
 from mirbench.optim import HessianFree
