@@ -277,3 +277,10 @@ def test_a_mistyped_suite_path_suggests_the_nearest_suite(tmp_path, capsys):
     assert main(["validate", str(tmp_path / "quikstart.toml")]) == 2
     err = capsys.readouterr().err
     assert f"no such suite file — did you mean '{tmp_path / 'quickstart.toml'}'?" in err
+
+
+def test_every_committed_suite_validates_without_a_data_root(capsys, monkeypatch):
+    monkeypatch.delenv("MIRBENCH_DATA", raising=False)
+    suites = sorted((Path(__file__).resolve().parent.parent / "suites").glob("*.toml"))
+    assert main(["validate", *map(str, suites)]) == 0
+    assert capsys.readouterr().out.count(": ok — ") == len(suites)
