@@ -176,6 +176,8 @@ def test_transfer_trains_on_the_pretraining_dataset(tmp_path):
 
     source_train, source_valid = pretraining_split(pretrain, train)
     assert source_train.dataset.name == "synthetic" and len(source_train) == 12  # half of 3 x 8 tracks
+    bf16 = pretraining_split(pretrain, TrackSet(train.dataset, train.tracks, train.store, train.device, None, "bf16"))
+    assert {part.precision for part in bf16 if part is not None} == {"bf16"}  # the run's precision reaches pre-training
     assert first.network_info_["frames"] == len(source_train) * 20  # the network saw the pre-training tracks only
     cached_key = first.model_key(source_train, source_valid)
     assert cached_key["train"] == source_train.split_key() != train.split_key()

@@ -44,7 +44,7 @@ def check_spec(spec) -> dict:
 
 
 def pretraining_split(spec: dict, like: TrackSet) -> tuple[TrackSet, TrackSet | None]:
-    """Train and valid TrackSets of the pre-training fold, sharing `like`'s store, device and data root."""
+    """Train and valid TrackSets of the pre-training fold, sharing `like`'s store, device, data root and precision."""
     from mirbench.datasets import open_dataset
     from mirbench.registry import protocols
     from mirbench.runner import quick_subset
@@ -68,8 +68,8 @@ def pretraining_split(spec: dict, like: TrackSet) -> tuple[TrackSet, TrackSet | 
     def part(ids) -> list:
         return dataset.subset([i for i in ids if i not in unusable and (keep is None or i in keep)])
 
-    train = TrackSet(dataset, part(fold.train), like.store, like.device, like.data_root)
-    valid = TrackSet(dataset, part(fold.valid), like.store, like.device, like.data_root)
+    train = TrackSet(dataset, part(fold.train), like.store, like.device, like.data_root, like.precision)
+    valid = TrackSet(dataset, part(fold.valid), like.store, like.device, like.data_root, like.precision)
     if not len(train):
         raise ValueError(f"pretrain: fold {spec['fold']} of {json.dumps(spec['protocol'])} has no usable training tracks")
     return train, (valid if len(valid) else None)
