@@ -5,7 +5,8 @@ A trial's identity has these parts, each a short hash (or a plain value):
             the parts of the suite file that change results (not its report layout, title or published numbers);
   quick     whether it was a --quick run;
   data      the dataset's index fingerprint, which of the run's tracks are unusable and why, and the sha256 of every
-            usable track's file: repaired or replaced audio is a different input;
+            usable track's file: repaired or replaced audio is a different input; with the same of every other
+            dataset the variant reads (its system's `data_dependencies(params)`, e.g. a pre-training set);
   split     the fold's split hash;
   variant   the system, its label and every parameter;
   seed      the trial seed;
@@ -70,6 +71,30 @@ def data_fingerprint(dataset, used_ids, unusable: dict[str, str], kinds: dict[st
     good = [i for i in used if i not in unusable]
     hashes = content_hashes([dataset[i].path for i in good])
     return digest([dataset.fingerprint(), bad, list(zip(good, hashes))])
+
+
+def other_data(system_factory, params: dict, data_root, memo: dict) -> str | None:
+    """The fingerprint of the datasets a variant reads besides the suite's (a pre-training set, say), or None.
+
+    A system declares them with a classmethod `data_dependencies(params) -> [dataset table]`; each is opened
+    like a suite's dataset and fingerprinted like it (usable tracks and their audio bytes), memoised in `memo`
+    per table, so a changed pre-training file reruns the trials trained on it.
+    """
+    declare = getattr(system_factory, "data_dependencies", None)
+    tables = list(declare(params)) if callable(declare) else []
+    if not tables:
+        return None
+    from mirbench.datasets import open_dataset
+
+    parts = []
+    for table in tables:
+        key = digest(table)
+        if key not in memo:
+            dataset = open_dataset(table, data_root)
+            report = dataset.validate()
+            memo[key] = data_fingerprint(dataset, [t.id for t in dataset.tracks], report.problems, report.kinds)
+        parts.append(memo[key])
+    return digest(parts)
 
 
 def code_versions(system_factory) -> dict:

@@ -111,7 +111,7 @@ def plan(suite: Suite, dataset: Dataset, options: RunOptions, skipped: dict, kin
 
     `skipped` maps unusable track ids to their reason, `kinds` to their kind of problem (both from validation).
     """
-    from mirbench.identity import code_versions, data_fingerprint, identity, suite_parts
+    from mirbench.identity import code_versions, data_fingerprint, digest, identity, other_data, suite_parts
     from mirbench.registry import protocols, systems
 
     proto_params = {k: v for k, v in suite.protocol.items() if k != "name"}
@@ -136,6 +136,8 @@ def plan(suite: Suite, dataset: Dataset, options: RunOptions, skipped: dict, kin
     used = {i for fold in folds for i in fold.train + fold.valid + fold.test
             if keeps[fold.index] is None or i in keeps[fold.index]}
     data = data_fingerprint(dataset, used, skipped, kinds)
+    memo: dict = {}
+    other = {v.id: other_data(systems.get(v.system), v.params, options.data_root, memo) for v in variants}
     parts = suite_parts(suite.data, options.quick)
     return [
         TrialSpec(
@@ -156,8 +158,8 @@ def plan(suite: Suite, dataset: Dataset, options: RunOptions, skipped: dict, kin
             keep=keeps[fold.index],
             precision=options.precision,
             system_target=targets[variant.system],
-            identity=identity(parts, options.quick, data, fold.split_hash(), variant.describe(), seed,
-                              versions[variant.system]),
+            identity=identity(parts, options.quick, data if other[variant.id] is None else digest([data, other[variant.id]]),
+                              fold.split_hash(), variant.describe(), seed, versions[variant.system]),
         )
         for (variant, fold, seed), device in zip(grid, devices)
     ]

@@ -112,3 +112,15 @@ def register_prior() -> None:
     from mirbench.registry import systems
 
     systems.register("test.prior", "tests.helpers:PriorSystem")
+
+
+class PretrainedPrior(PriorSystem):
+    """A PriorSystem that declares another dataset it reads (as a pre-trained system does), for trial identities."""
+
+    def __init__(self, pretrain: dict | None = None, random_state: int = 0):
+        super().__init__(random_state=random_state)
+        self.pretrain = pretrain
+
+    @classmethod
+    def data_dependencies(cls, params: dict) -> list[dict]:
+        return [params["pretrain"]] if params.get("pretrain") else []

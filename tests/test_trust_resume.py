@@ -328,3 +328,23 @@ def test_a_dataset_table_setting_root_is_one_error_line(tmp_path, capsys):
     code, out = cli_run(path, tmp_path / "results", capsys)
     assert code == 2 and "Traceback" not in out
     assert "error: dataset 'synthetic': a suite's [dataset] table cannot set 'root'" in out
+
+
+def test_a_changed_file_of_a_pretraining_dataset_reruns_the_trials_that_read_it(tmp_path, capsys):
+    systems.register("test.pretrained", "tests.helpers:PretrainedPrior")
+    try:
+        table = '[[systems]]\nname = "test.pretrained"\nlabel = "P"\nparams = { pretrain = { name = "synthetic", per_class = 2, seed = 5 } }\n'
+        path = write(tmp_path, synthetic_suite(PRIOR + "\n" + table))
+        code, out = cli_run(path, tmp_path / "results", capsys)
+        assert code == 0 and "4 trials: 0 already done, 4 ran ok" in out, out
+        from mirbench.datasets import open_dataset
+
+        victim = open_dataset({"name": "synthetic", "per_class": 2, "seed": 5}).tracks[0].path
+        y, sr = sf.read(victim, dtype="float32")
+        sf.write(victim, y[::-1].copy(), sr, subtype=sf.info(victim).subtype)
+        code, out = cli_run(path, tmp_path / "results", capsys)
+        assert code == 0
+        assert "4 trials: 2 already done, 2 ran ok" in out  # only the variant that reads it
+        assert "2 trials rerun: the dataset's audio or its usable tracks changed" in out
+    finally:
+        systems.unregister("test.pretrained")

@@ -155,6 +155,12 @@ class Sigtia2014MLP(System):
         if self.pretrain is not None:
             transfer.check_spec(self.pretrain)
 
+    @classmethod
+    def data_dependencies(cls, params: dict) -> list[dict]:
+        """The pre-training dataset, when there is one: its audio is an input of the trial too (mirbench.identity)."""
+        pretrain = params.get("pretrain")
+        return [pretrain["dataset"]] if isinstance(pretrain, dict) and isinstance(pretrain.get("dataset"), dict) else []
+
     def frontend(self) -> STFTMagnitude:
         return STFTMagnitude(sample_rate=22050, n_fft=1024, hop_length=512)
 
