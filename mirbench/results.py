@@ -3,20 +3,8 @@
 A results directory holds `suite.json` (the merged suite document with its
 `hash` and the run's `quick_run` flag) and `trials/<trial id>.json`. Reports and the leaderboard read nothing else.
 
-Trial record schema ("mirbench.trial/1"):
-  trial_id, status ("ok" | "failed"), error {type, message, traceback} | null,
-  suite {name, version, hash, path}, variant {system, label, params, id},
-  dataset {name, params, task, classes, n_tracks, sample_rate, fingerprint (of the index), content_fingerprint (the
-  index, the unusable tracks and every used track's sha256: identity.data)},
-  protocol {name, params}, fold {index, split_hash, train, valid, test (counts)}, seed,
-  skipped [{id, reason}], metrics {name: float}, per_class {roc_auc, pr_auc}, confusion,
-  auc_undefined_classes [class index], macro_excluded {metric: [class names its macro average left out]},
-  predictions {track_ids, scores, truth}, timings {features_s, fit_s, predict_s, total_s},
-  n_parameters, training {what the system reports}, diagnostics {e.g. filter_spectra},
-  resources {peak_gpu_memory_bytes, gpu_memory_total_bytes (CUDA only), process_peak_rss_bytes (the worker process's
-  peak so far: an upper bound for the trial)}, provenance {mirbench, python, platform, libraries, device, device_name, precision,
-  git_revision, started_at, finished_at, quick}, identity {suite, quick, data, split, variant, seed, versions}
-  (mirbench.identity: the inputs the numbers depend on; a stored record is reused only for the same identity)
+The trial record is defined in `mirbench.record`: its JSON Schema ("mirbench.trial/1", printed by `mirbench schema`)
+and the builder that fills it in; every record written carries `"schema": "mirbench.trial/1"`.
 
 `plan.json` lists the run's planned trials as {trial id: digest of its identity}: `records()` yields only the
 records of that plan, so a report never mixes in a stale or foreign record.
@@ -82,53 +70,12 @@ class ResultsError(Exception):
     unreadable suite.json); the message says what to do."""
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
-
-
 def record_problem(record, trial_id: str | None = None) -> str | None:
-    """Why `record` is not a usable trial record (None when it is): the fields every reader relies on, typed."""
-    if not isinstance(record, dict):
-        return f"it holds a JSON {type(record).__name__}, not a trial record (an object)"
-    if not isinstance(record.get("trial_id"), str) or (trial_id is not None and record["trial_id"] != trial_id):
-        return "its trial_id is missing or is not the one its file name gives"
-    if record.get("status") not in ("ok", "failed"):
-        return "its status is missing or is neither 'ok' nor 'failed'"
-    required = {"variant": dict, "fold": dict} | ({"metrics": dict} if record["status"] == "ok" else {})
-    optional = {"suite": dict, "protocol": dict, "provenance": dict, "dataset": dict, "predictions": dict,
-                "timings": dict, "skipped": list, "error": dict, "identity": dict}
-    for key, kind in {**optional, **required}.items():
-        value = record.get(key)
-        if key in required and not isinstance(value, kind) or value is not None and not isinstance(value, kind):
-            return f"'{key}' is missing or is not a{'n object' if kind is dict else ' list'}"
-    if not _is_int(record.get("seed")):
-        return "'seed' is missing or is not an integer"
-    fold, variant = record["fold"], record["variant"]
-    if not _is_int(fold.get("index")) or not isinstance(fold.get("split_hash", ""), str):
-        return "'fold' lacks its index, or its split_hash is not text"
-    if not all(isinstance(variant.get(k), str) for k in ("system", "label", "id")) or not isinstance(variant.get("params"), dict):
-        return "'variant' lacks its system, label, id or params"
-    if "suite" in record and not isinstance(record["suite"].get("name"), str):
-        return "'suite' lacks its name"
-    if record.get("error") is not None and not isinstance(record["error"].get("message"), str):
-        return "'error' lacks its message"
-    if record["status"] == "failed":
-        return None
-    if not all(isinstance(k, str) and _is_number(v) for k, v in record["metrics"].items()):
-        return "'metrics' holds a value that is not a number"
-    predictions = record.get("predictions")
-    if predictions is not None:
-        if not isinstance(predictions.get("track_ids"), list) or not isinstance(predictions.get("scores"), list):
-            return "'predictions' lacks its track_ids or scores"
-        if len(predictions["track_ids"]) != len(predictions["scores"]):
-            return "'predictions' has not one row of scores per track id"
-    if not all(_is_number(v) for v in record.get("timings", {}).values()):
-        return "'timings' holds a value that is not a number"
-    return None
+    """Why `record` is not a valid trial record (None when it is), as one line naming the key path: its schema
+    (`mirbench.record`), and a trial id that is the one its file name gives."""
+    from mirbench.record import problem
+
+    return problem(record, trial_id)
 
 
 class ResultStore:

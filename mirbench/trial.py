@@ -7,7 +7,6 @@ becomes a record with status "failed" and its reason.
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import traceback
 from dataclasses import dataclass, field, replace
@@ -16,6 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from mirbench.protocols import Fold
+from mirbench.record import (finished, new_record, started, timings, with_data, with_error, with_fold, with_machine,
+                             with_result)
+from mirbench.record import now, scalar_metrics  # noqa: F401 (the runner and submissions import them from here)
 from mirbench.suite import Variant
 
 
@@ -69,24 +71,9 @@ def build_system(variant: Variant, seed: int, target: str | None = None):
     return system
 
 
-def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
 def failed_record(spec: TrialSpec, error: dict | None = None) -> dict:
     """What every record of `spec` starts as: its identity, status "failed" until it succeeds."""
-    return {
-        "trial_id": spec.trial_id,
-        "suite": spec.suite,
-        "variant": spec.variant.describe(),
-        "seed": spec.seed,
-        "protocol": spec.protocol,
-        "fold": {"index": spec.fold.index, "split_hash": spec.fold.split_hash()},
-        "status": "failed",
-        "error": error,
-        "provenance": {"quick": spec.quick},
-        "identity": spec.identity,
-    }
+    return new_record(spec, error)
 
 
 def class_counts(part) -> dict[str, int]:
@@ -96,11 +83,6 @@ def class_counts(part) -> dict[str, int]:
     targets = np.asarray(part.targets)
     counts = targets.sum(axis=0) if part.multilabel else np.bincount(targets, minlength=len(part.classes))
     return {c: int(n) for c, n in zip(part.classes, counts)}
-
-
-def scalar_metrics(values: dict) -> dict[str, float]:
-    """The metrics a record stores under "metrics": `evaluate`'s scalar values (not per-class lists, confusions)."""
-    return {k: v for k, v in values.items() if isinstance(v, float)}
 
 
 def execute(spec: TrialSpec) -> dict:
@@ -128,31 +110,25 @@ def attempt(spec: TrialSpec) -> tuple[dict, dict | None]:
     from mirbench.features import FeatureStore
     from mirbench.metrics import evaluate
     from mirbench.provenance import provenance
-    from mirbench.results import to_jsonable
     from mirbench.system import Stopwatch, TrackSet
 
-    record = failed_record(spec)
-    record["skipped"] = [
-        {"id": i, "reason": spec.skipped[i]}
-        for i in sorted(set(spec.fold.train + spec.fold.valid + spec.fold.test) & set(spec.skipped))
-    ]
-    record["provenance"]["started_at"] = now()
+    record = started(failed_record(spec), spec)
     watch = Stopwatch()
     device = unusable = None
     try:
         torch.set_num_threads(max(1, spec.threads))
         device = resolve_device(spec.device)
         precision = resolve_precision(spec.precision, device)
-        record["provenance"].update(provenance(device), precision=precision, precision_requested=precision)
+        with_machine(record, provenance(device), precision)
         dataset = open_dataset(spec.dataset, spec.data_root)
-        record["dataset"] = {**dataset.describe(), "content_fingerprint": spec.identity.get("data")}  # audio bytes too
+        with_data(record, dataset.describe(), spec.identity.get("data"))  # the audio bytes' fingerprint too
         store = FeatureStore(Path(spec.cache_dir) if spec.cache_dir else None, device=device)
         parts = {
             name: TrackSet(dataset, dataset.subset(spec.usable(ids)), store, device, spec.data_root, precision)
             for name, ids in (("train", spec.fold.train), ("valid", spec.fold.valid), ("test", spec.fold.test))
         }
-        record["fold"].update({name: len(part) for name, part in parts.items()})
-        record["fold"]["class_counts"] = {name: class_counts(part) for name, part in parts.items()}
+        with_fold(record, {name: len(part) for name, part in parts.items()},
+                  {name: class_counts(part) for name, part in parts.items()})
         if not len(parts["train"]) or not len(parts["test"]):
             raise ValueError("the fold has no usable training or test tracks")
         seed_everything(spec.seed)
@@ -170,35 +146,16 @@ def attempt(spec: TrialSpec) -> tuple[dict, dict | None]:
         if scores.shape != expected:
             raise ValueError(f"predict returned scores of shape {scores.shape}, expected {expected}")
         values = evaluate(truth, scores, dataset.task, list(spec.metrics) or None)
-        record["metrics"] = scalar_metrics(values)
-        record["per_class"] = {
-            k.removesuffix("_per_class"): v for k, v in values.items() if k.endswith("_per_class")
-        }
-        record["auc_undefined_classes"] = values.get("auc_undefined_classes", [])
-        record["macro_excluded"] = values.get("macro_excluded", {})  # metric -> classes its average left out
-        record["confusion"] = values.get("confusion")
-        record["predictions"] = {"track_ids": parts["test"].ids, "scores": scores, "truth": truth}
-        record["n_parameters"] = system.n_parameters()
-        record["training"] = system.training_info()
-        record["diagnostics"] = to_jsonable(system.diagnostics())  # numpy arrays and scalars become lists and floats
-        record["timings"] = {
-            "features_s": store.seconds,
-            "fit_s": watch.seconds["fit"] - fit_features,
-            "predict_s": watch.seconds["predict"] - (store.seconds - fit_features),
-            "total_s": watch.seconds["fit"] + watch.seconds["predict"],
-            "feature_cache_hits": store.hits,
-            "feature_cache_misses": store.misses,
-        }
-        record["status"] = "ok"
+        with_result(record, values, {"track_ids": parts["test"].ids, "scores": scores, "truth": truth}, system,
+                    timings(store.seconds, fit_features, watch.seconds, store.hits, store.misses))
     except AudioError as exc:
         if exc.track_id is None or exc.track_id in spec.skipped:  # not one track's audio: the trial fails
-            record["error"] = {"type": "AudioError", "message": str(exc), "traceback": traceback.format_exc()}
+            with_error(record, {"type": "AudioError", "message": str(exc)}, traceback.format_exc())
         else:
             unusable = {exc.track_id: f"{exc} (found during the trial)"}
     except Exception as exc:  # a failed trial is a result too; the run goes on
         reason = out_of_memory(exc, device) or {"type": type(exc).__name__, "message": str(exc)}
-        record["error"] = {**reason, "traceback": traceback.format_exc()}
+        with_error(record, reason, traceback.format_exc())
     if device is not None:
         release(device)  # after the except block: the traceback no longer holds the trial's tensors
-    record["provenance"]["finished_at"] = now()
-    return record, unusable
+    return finished(record), unusable
