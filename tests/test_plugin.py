@@ -3,6 +3,7 @@ run on a suite, submitted, verified and put on the leaderboard (docs/contributin
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mirbench.cli import main
-from mirbench.registry import systems
+from mirbench.registry import REGISTRIES, systems
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "demo_plugin"
 
@@ -25,9 +26,17 @@ def installed(tmp_path_factory):
     command = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target), str(source)]
     subprocess.run(command, check=True, capture_output=True)
     sys.path.insert(0, str(target))
+    _rescan()  # the registries may have scanned the entry points before the plug-in was on the path
     yield target
     sys.path.remove(str(target))
     sys.modules.pop("mirbench_demo", None)
+    _rescan()
+
+
+def _rescan() -> None:
+    importlib.invalidate_caches()
+    for registry in REGISTRIES:
+        registry.rescan()
 
 
 def test_the_plugin_is_listed_with_its_distribution(installed, capsys):
