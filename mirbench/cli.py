@@ -1,7 +1,8 @@
 """The `mirbench` command: list, validate, run, report, data, check-system, features.
 
-Known mistakes (a bad suite, a missing dataset, an unknown name) print one
-clear `error:` line and exit 2; only a bug in mirbench shows a traceback.
+A mistake the user can fix (a bad suite, a missing dataset, an unknown name)
+is a `MirbenchError`, caught once in `main()`: one `error:` line, exit 2. Any
+other exception is a bug in mirbench and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 
 from mirbench import __version__
+from mirbench.errors import INTERNAL_ERROR, InputError, MirbenchError
 
 EXIT_USAGE = 2
 EXIT_FAILED_TRIALS = 1
@@ -26,19 +28,6 @@ def suite_path(ref: str) -> Path:
     if path.exists() or path.suffix == ".toml":
         return path
     return Path("suites") / f"{ref}.toml"
-
-
-def known_errors() -> tuple[type[Exception], ...]:
-    """Mistakes of input (suite, data, names, split lists) and results that cannot be written (a full disk):
-    one line, not a traceback."""
-    from mirbench.cluster import ClusterError
-    from mirbench.dataset import DatasetError
-    from mirbench.fetch import FetchError
-    from mirbench.registry import RegistryError
-    from mirbench.results import ResultsError, ResultWriteError
-    from mirbench.suite import SuiteError
-
-    return (SuiteError, ClusterError, DatasetError, RegistryError, FetchError, FileNotFoundError, ResultWriteError, ResultsError)
 
 
 def cmd_list(args) -> int:
@@ -69,7 +58,7 @@ def cmd_validate(args) -> int:
         try:
             suite = load_suite(suite_path(ref))
             unchecked = data_unchecked(suite, args.data_root)
-        except known_errors() as exc:
+        except MirbenchError as exc:  # each suite given is checked: one line per broken one
             print(f"error: {exc}", file=sys.stderr)
             status = EXIT_USAGE
             continue
@@ -85,23 +74,15 @@ def cmd_run(args) -> int:
     from mirbench.suite import load_suite
     from mirbench.suite.checks import check_data_root
 
-    try:
-        resolve_device(args.device)  # the precision is resolved per trial: it needs the GPU's properties
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    resolve_device(args.device)  # the precision is resolved per trial: it needs the GPU's properties
     if args.workers < 1:
-        print(f"error: --workers must be at least 1, got {args.workers}", file=sys.stderr)
-        return EXIT_USAGE
+        raise InputError(f"--workers must be at least 1, got {args.workers}")
     if args.cluster:
-        from mirbench.cluster import LOCAL, ClusterError, check_address, check_reachable
+        from mirbench.cluster import LOCAL, check_address, check_reachable, require_dask
 
-        try:
-            check_address(args.cluster)
-            check_reachable(args.cluster)  # before any work: an unreachable scheduler costs seconds, not a run
-        except ClusterError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+        check_address(args.cluster)
+        require_dask()  # before any work: a missing extra or an unreachable scheduler costs seconds, not a run
+        check_reachable(args.cluster)
     if args.cache_dir:
         os.environ["MIRBENCH_CACHE"] = str(Path(args.cache_dir).resolve())  # dataset builds and features alike
     local = LOCAL.match(args.cluster) if args.cluster else None
@@ -120,11 +101,6 @@ def cmd_run(args) -> int:
         suite = load_suite(suite_path(args.suite))
         check_data_root(suite, args.data_root)
         summary = run_suite(suite, options)
-    except (*known_errors(), ValueError) as exc:  # ValueError: a split list that does not fit the data
-        if args.verbose:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     except KeyboardInterrupt:
         print("\ninterrupted: finished trials are saved; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -144,7 +120,7 @@ def cmd_run(args) -> int:
     for line in summary.failed:
         print(f"  failed: {line}", file=sys.stderr)
     try:
-        for path in write_report(summary.results, args.reports):
+        for path in write_report(summary.results, reports_dir(summary.results, args.quick, args.reports)):
             print(f"wrote {path}")
     except BrokenPipeError:  # stdout closed (`mirbench run ... | head -1`): not a disk problem; main() ends quietly
         raise
@@ -155,27 +131,41 @@ def cmd_run(args) -> int:
     return EXIT_FAILED_TRIALS if summary.failed else 0
 
 
-def cmd_report(args) -> int:
-    from mirbench.report import ReportError, write_report
+def results_dir(ref: str | Path) -> Path:
+    """A results directory given on the command line, refused with one line when it holds no suite.json."""
+    path = Path(ref)
+    if not (path / "suite.json").is_file():
+        raise InputError(f"{path} holds no suite.json: is it a results directory written by 'mirbench run'?")
+    return path
 
-    try:
-        paths = write_report(args.results_dir, args.reports)
-    except (*known_errors(), ReportError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+
+def reports_dir(results: Path, quick: bool, given: str | None) -> Path:
+    """--reports when given; else reports/ for a full run and <results>/report/ for a --quick one: quick reports
+    stay beside their results, and the committed reports/ holds full runs only."""
+    if given is not None:
+        return Path(given)
+    return Path(results) / "report" if quick else Path("reports")
+
+
+def cmd_report(args) -> int:
+    from mirbench.report import write_report
+
+    from mirbench.results import ResultStore, ran_quick
+
+    results = results_dir(args.results_dir)
+    quick = ran_quick(ResultStore(results).read_suite())
+    paths = write_report(results, reports_dir(results, quick, args.reports))
     for path in paths:
         print(f"wrote {path}")
     return 0
 
 
 def cmd_submit(args) -> int:
-    from mirbench.submission import SubmissionError, write_submission
+    from mirbench.submission import write_submission
 
-    try:
-        path = write_submission(args.results_dir, args.out)
-    except (*known_errors(), SubmissionError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    if not Path(args.out).parent.is_dir():
+        raise InputError(f"--out {args.out}: the directory {Path(args.out).parent} does not exist")
+    path = write_submission(results_dir(args.results_dir), args.out)
     print(f"wrote {path}")
     return 0
 
@@ -183,13 +173,9 @@ def cmd_submit(args) -> int:
 def cmd_verify(args) -> int:
     """Exit 0: verified and complete; 1: rejected, or verified but incomplete (the leaderboard lists it apart);
     2: not a submission this verifier can read, or the dataset is not available here."""
-    from mirbench.submission import SubmissionError, read_submission, some, verify
+    from mirbench.submission import read_submission, some, verify
 
-    try:
-        result = verify(read_submission(args.submission), args.data_root, args.suites_dir)
-    except (*known_errors(), SubmissionError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    result = verify(read_submission(args.submission), args.data_root, args.suites_dir)
     for problem in result.problems:
         print(f"REJECTED: {problem}")
     if not result.ok:
@@ -216,17 +202,17 @@ def leaderboard_sources(paths: list[str]) -> list[Path]:
 def cmd_leaderboard(args) -> int:
     """Every source that cannot be read or verified is skipped with one line; the others are still ranked."""
     from mirbench.leaderboard import build, entry_from_results, entry_from_submission
-    from mirbench.submission import SubmissionError, read_submission, verify
+    from mirbench.submission import read_submission, verify
 
     entries, rejected = [], 0
     for path in leaderboard_sources(args.paths):
         try:
             if path.is_dir():
-                entries.append(entry_from_results(path))
+                entries.append(entry_from_results(results_dir(path)))
                 continue
             submission = read_submission(path)
             result = verify(submission, args.data_root, args.suites_dir)
-        except (*known_errors(), SubmissionError) as exc:
+        except MirbenchError as exc:  # one unreadable source does not stop the others being ranked
             print(f"skipped {path}: {exc}", file=sys.stderr)
             rejected += 1
             continue
@@ -249,17 +235,13 @@ def cmd_compare(args) -> int:
     from mirbench.results import ResultStore
     from mirbench.stats import compare_records
 
-    try:
-        records = [r for r in ResultStore(Path(args.results_dir)).records() if r.get("status") == "ok"]
-        sides = [[r for r in records if variant_matches(r, name)] for name in (args.a, args.b)]
-        for name, side in zip((args.a, args.b), sides):
-            if not side:
-                labels = sorted({r["variant"]["label"] for r in records} | {r["variant"]["id"] for r in records})
-                raise ValueError(f"no successful trial of {name!r} in {args.results_dir} (variants: {', '.join(labels)})")
-        result = compare_records(*sides, metric=args.metric, n_resamples=args.resamples)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    records = [r for r in ResultStore(results_dir(args.results_dir)).records() if r.get("status") == "ok"]
+    sides = [[r for r in records if variant_matches(r, name)] for name in (args.a, args.b)]
+    for name, side in zip((args.a, args.b), sides):
+        if not side:
+            labels = sorted({r["variant"]["label"] for r in records} | {r["variant"]["id"] for r in records})
+            raise InputError(f"no successful trial of {name!r} in {args.results_dir} (variants: {', '.join(labels)})")
+    result = compare_records(*sides, metric=args.metric, n_resamples=args.resamples)
     print(f"{args.metric}: {args.a} {result['a']:.4f}, {args.b} {result['b']:.4f} "
           f"over {result['n']} test items of {result['pairs']} paired trial(s)")
     for key in ("mcnemar", "bootstrap", "permutation"):
@@ -284,7 +266,7 @@ def parse_params(pairs: list[str]) -> dict:
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"parameter {pair!r} is not of the form key=value")
+            raise InputError(f"parameter {pair!r} is not of the form key=value")
         try:
             params[key] = tomllib.loads(f"v = {value}")["v"]
         except tomllib.TOMLDecodeError:
@@ -292,15 +274,37 @@ def parse_params(pairs: list[str]) -> dict:
     return params
 
 
+def vetted(registry, name: str, params: dict, option: str):
+    """The factory `name` gives, after the parameters given with `option` pass the checks a suite's do: names it
+    takes, values of the kinds it annotates, and good values (a dataset's `check_params`; a protocol is built)."""
+    from mirbench.dataset import DatasetError
+    from mirbench.suite.params import accepted_params, check_kinds, raised, vet
+    from mirbench.suite.schema import nearest
+
+    factory = registry.get(name)
+    what = f"{registry.kind} {name!r}"
+    names, open_ended = accepted_params(factory)
+    for key in params:
+        if key not in names and not open_ended:
+            raise InputError(f"command line: '{option} {key}': {what} has no parameter {key!r}{nearest(key, names)} "
+                             f"(parameters: {', '.join(sorted(names))})")
+    paths = {key: f"{option} {key}" for key in params}
+    check_kinds(factory, {key: (paths[key], value) for key, value in params.items()}, "command line", what)
+    if registry.kind == "dataset" and hasattr(factory, "check_params"):
+        vet(raised(factory.check_params, DatasetError, ValueError, TypeError), params, paths, "command line", option)
+    if registry.kind == "protocol":
+        vet(raised(factory, ValueError, TypeError), params, paths, "command line", option)
+    return factory
+
+
 def cmd_data_check(args) -> int:
     from mirbench.datasets import open_dataset
     from mirbench.datasets.inspect import health
+    from mirbench.registry import datasets
 
-    try:
-        dataset = open_dataset({"name": args.name, **parse_params(args.param)}, args.data_root)
-    except (*known_errors(), ValueError, TypeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    params = parse_params(args.param)
+    vetted(datasets, args.name, params, "--param")
+    dataset = open_dataset({"name": args.name, **params}, args.data_root)
     report = dataset.validate()
     print(health(dataset, report))
     return EXIT_FAILED_TRIALS if report.problems else 0
@@ -314,40 +318,43 @@ def cmd_data_splits(args) -> int:
     from mirbench.registry import datasets, protocols
     from mirbench.suite import load_suite
 
-    try:
-        if args.protocol.endswith(".toml"):
-            suite = load_suite(args.protocol)
-            dataset_spec, protocol_spec = dict(suite.dataset), dict(suite.protocol)
-        else:
-            factory = protocols.get(args.protocol)
-            name = args.dataset or getattr(factory, "dataset", None)
-            if name is None:
-                raise ValueError(f"protocol {args.protocol!r} applies to any dataset: name one with --dataset")
-            datasets.get(name)
-            defaults = factory.required() if hasattr(factory, "required") else {}  # e.g. fma-top10: medium, 10
-            dataset_spec = {**defaults, "name": name, **parse_params(args.param)}
-            protocol_spec = {"name": args.protocol, **parse_params(args.protocol_param)}
-        dataset = open_dataset(dataset_spec, args.data_root)
-        proto_name = protocol_spec.pop("name")
-        folds = protocols.get(proto_name)(**protocol_spec).folds(dataset)
-    except (*known_errors(), ValueError, TypeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    if args.protocol.endswith(".toml"):
+        suite = load_suite(args.protocol)
+        dataset_spec, protocol_spec = dict(suite.dataset), dict(suite.protocol)
+    else:
+        factory = protocols.get(args.protocol)
+        name = args.dataset or getattr(factory, "dataset", None)
+        if name is None:
+            raise InputError(f"protocol {args.protocol!r} applies to any dataset: name one with --dataset")
+        bound = getattr(factory, "dataset", None)
+        if bound and name != bound:
+            raise InputError(f"protocol {args.protocol!r} is defined for the {bound!r} dataset, not {name!r}: "
+                             "drop --dataset, or choose a protocol for that dataset")
+        defaults = factory.required() if hasattr(factory, "required") else {}  # e.g. fma-top10: medium, 10
+        dataset_params = {**{k: v for k, v in defaults.items() if k != "name"}, **parse_params(args.param)}
+        protocol_params = parse_params(args.protocol_param)
+        vetted(datasets, name, dataset_params, "--param")
+        vetted(protocols, args.protocol, protocol_params, "--protocol-param")
+        if hasattr(factory, "check_dataset"):  # e.g. fma-top10 needs top_genres = 10
+            factory.check_dataset(name, dataset_params)
+        dataset_spec = {**dataset_params, "name": name}
+        protocol_spec = {"name": args.protocol, **protocol_params}
+    dataset = open_dataset(dataset_spec, args.data_root)
+    proto_name = protocol_spec.pop("name")
+    folds = protocols.get(proto_name)(**protocol_spec).folds(dataset)
     sizes = split_sizes(dataset, folds)
     print(json.dumps(sizes, indent=1) if args.json else format_sizes(sizes), end="\n" if args.json else "")
     return 0
 
 
 def cmd_check_system(args) -> int:
-    from mirbench.registry import RegistryError, systems
+    from mirbench.registry import systems
     from mirbench.testing import ConformanceError, check_system
 
+    factory = systems.get(args.name)
+    params = parse_params(args.param)
     try:
-        factory = systems.get(args.name)
-        passed = check_system(factory, parse_params(args.param))
-    except (RegistryError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        passed = check_system(factory, params)
     except ConformanceError as exc:
         print(f"FAIL {args.name}: {exc}", file=sys.stderr)
         return EXIT_FAILED_TRIALS
@@ -369,7 +376,7 @@ def audio_files(paths: list[str]) -> list[Path]:
         elif path.exists():
             found.append(path)
         else:
-            raise FileNotFoundError(f"no such file or directory: {ref}")
+            raise InputError(f"no such file or directory: {ref}")
     return found
 
 
@@ -384,24 +391,20 @@ def cmd_features(args) -> int:
     from mirbench.frontends.fma import COLUMNS, track_features
 
     out = Path(args.out)
-    try:
-        if not out.parent.is_dir():
-            raise FileNotFoundError(f"output directory {out.parent} does not exist")
-        if args.sample_rate <= 0:
-            raise ValueError(f"--sample-rate must be positive, got {args.sample_rate}")
-        files = audio_files(args.paths)
-        if not files:
-            raise FileNotFoundError(f"no audio files ({' '.join(AUDIO_SUFFIXES)}) in {' '.join(args.paths)}")
-        digits = all(f.stem.isdigit() for f in files)
-        ids = [int(f.stem) if digits else f.stem for f in files]
-        seen: dict = {}
-        for tid, f in zip(ids, files):
-            if tid in seen:
-                raise ValueError(f"{seen[tid]} and {f} both have track id {tid!r} (the file stem)")
-            seen[tid] = f
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    if not out.parent.is_dir():
+        raise InputError(f"output directory {out.parent} does not exist")
+    if args.sample_rate <= 0:
+        raise InputError(f"--sample-rate must be positive, got {args.sample_rate}")
+    files = audio_files(args.paths)
+    if not files:
+        raise InputError(f"no audio files ({' '.join(AUDIO_SUFFIXES)}) in {' '.join(args.paths)}")
+    digits = all(f.stem.isdigit() for f in files)
+    ids = [int(f.stem) if digits else f.stem for f in files]
+    seen: dict = {}
+    for tid, f in zip(ids, files):
+        if tid in seen:
+            raise InputError(f"{seen[tid]} and {f} both have track id {tid!r} (the file stem)")
+        seen[tid] = f
     rows, written, skipped = [], [], 0
     with tqdm(files, desc=f"{args.extractor} features", unit="file", file=sys.stderr, disable=args.no_progress) as bar:
         for tid, f in zip(ids, bar):
@@ -450,14 +453,16 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--results", type=Path, help="results directory (default results/<suite>[-quick])")
     run.add_argument("--data-root", help="root of the real datasets (default: $MIRBENCH_DATA)")
     run.add_argument("--cache-dir", help="feature and dataset cache (default: $MIRBENCH_CACHE or the user cache dir)")
-    run.add_argument("--reports", default="reports", help="where the report goes (default reports/)")
+    run.add_argument("--reports", help="where the report goes (default reports/; with --quick, the results "
+                     "directory's report/)")
     run.add_argument("--keep-failed", action="store_true", help="do not retry trials recorded as failed")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.set_defaults(func=cmd_run)
 
     rep = sub.add_parser("report", help="regenerate a report from a results directory alone")
     rep.add_argument("results_dir", metavar="RESULTS_DIR")
-    rep.add_argument("--reports", default="reports", help="output directory (default reports/)")
+    rep.add_argument("--reports", help="output directory (default reports/; for a --quick run, the results "
+                     "directory's report/)")
     rep.set_defaults(func=cmd_report)
 
     data = sub.add_parser("data", help="inspect a dataset copy or a protocol's splits")
@@ -529,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.flush()
             raise
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
-        code = args.func(args)
+        code = run_command(args)
         sys.stdout.flush()  # a closed pipe shows here, where it can be caught, rather than at interpreter exit
         return code
     except BrokenPipeError:
@@ -537,12 +542,42 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
 
 
+def run_command(args) -> int:
+    """`args.func(args)`, with the one catch of user errors: a MirbenchError is one `error:` line and EXIT_USAGE
+    (with --verbose, its traceback); any other exception is a bug and keeps its traceback, followed by a line
+    asking to report it."""
+    try:
+        return args.func(args)
+    except MirbenchError as exc:
+        if args.verbose:
+            raise
+        sys.stdout.flush()  # what the command printed comes before the error
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # stdout closed: main() ends quietly
+        raise
+    except Exception as exc:
+        report_bug(exc)
+        raise
+
+
+def report_bug(exc: Exception) -> None:
+    """Ask for a bug report below the traceback: as a note on the exception, which Python prints after it (3.11+);
+    before 3.11, a line printed now, above it."""
+    if hasattr(exc, "add_note"):
+        exc.add_note(INTERNAL_ERROR)
+    else:  # pragma: no cover
+        print(INTERNAL_ERROR, file=sys.stderr)
+
+
 def silence_stdout() -> None:
     """Point stdout's file descriptor at os.devnull, so what is still buffered goes nowhere instead of failing again
     at exit (the recipe of Python's `signal` documentation, "Note on SIGPIPE")."""
+    if getattr(sys.stdout, "closed", True):  # gone, or already closed: nothing buffered to silence
+        return
     try:
         fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # stdout replaced by an object without a descriptor (a test capture)
+    except (AttributeError, OSError):  # replaced by an object without a descriptor (a test capture; UnsupportedOperation)
         return
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:

@@ -27,6 +27,7 @@ import socket
 from typing import Callable
 from urllib.parse import urlsplit
 
+from mirbench.errors import MirbenchError
 from mirbench.trial import TrialSpec, execute
 
 RETRIES = 1
@@ -36,7 +37,7 @@ LOCAL = re.compile(r"^local:(\d+)$")
 CONNECT_TIMEOUT = 10
 
 
-class ClusterError(Exception):
+class ClusterError(MirbenchError):
     """The cluster cannot be used (an unreachable scheduler, dask not installed); the message says how to fix it."""
 
 
@@ -95,12 +96,20 @@ def check_address(address: str) -> str:
     )
 
 
+def require_dask() -> None:
+    """ClusterError naming the extra to install, where dask.distributed cannot be imported."""
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError:
+        raise ClusterError('running on a cluster needs dask.distributed, which is not installed: '
+                           'pip install "mirbench[dask]"') from None
+
+
 def client_for(address: str):
     """A dask.distributed Client, and the LocalCluster it started (None for an existing scheduler)."""
-    try:
-        from dask.distributed import Client, LocalCluster
-    except ImportError as exc:
-        raise ClusterError("running on a cluster needs dask.distributed: pip install 'mirbench[dask]'") from exc
+    require_dask()
+    from dask.distributed import Client, LocalCluster
+
     match = LOCAL.match(check_address(address))
     if match is None:
         check_reachable(address)
@@ -121,9 +130,9 @@ def client_for(address: str):
 
 def run_on_cluster(specs: list[TrialSpec], address: str, finish: Callable[[dict], None]) -> None:
     """Run `specs` on the cluster at `address`; `finish(record)` is called in this process as each completes."""
+    client, cluster = client_for(address)  # first: without dask, a ClusterError saying what to install
     from dask.distributed import as_completed
 
-    client, cluster = client_for(address)
     try:
         futures = {client.submit(execute, spec, key=f"trial-{spec.trial_id}", pure=False): spec for spec in specs}
         suspects = []

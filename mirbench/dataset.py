@@ -14,10 +14,12 @@ from typing import Literal, Mapping, Sequence
 
 import numpy as np
 
+from mirbench.errors import MirbenchError
+
 Task = Literal["single-label", "multi-label"]
 
 
-class DatasetError(Exception):
+class DatasetError(MirbenchError):
     """A dataset cannot be found or built; the message says where and how to fix it."""
 
 

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from mirbench.errors import InputError
+
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -26,26 +28,26 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {device} asked for CUDA, but torch sees no GPU; use --device auto or cpu")
+        raise InputError(f"--device {device} asked for CUDA, but torch sees no GPU; use --device auto or cpu")
     try:
         resolved = torch.device(device)
     except RuntimeError as exc:
-        raise ValueError(f"--device {device!r} is not a device torch knows (use auto, cpu, cuda or cuda:N)") from exc
+        raise InputError(f"--device {device!r} is not a device torch knows (use auto, cpu, cuda or cuda:N)") from exc
     if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
-        raise ValueError(f"--device {device}: torch sees {torch.cuda.device_count()} GPU(s), numbered from 0")
+        raise InputError(f"--device {device}: torch sees {torch.cuda.device_count()} GPU(s), numbered from 0")
     return resolved
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
     """`auto|fp32|bf16` on `device` -> "bf16" or "fp32": what the trial's networks will train in."""
     if precision not in PRECISIONS:
-        raise ValueError(f"--precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+        raise InputError(f"--precision {precision!r}: use one of {', '.join(PRECISIONS)}")
     if precision == "fp32":
         return "fp32"
     bf16_ok = device.type != "cuda" or torch.cuda.is_bf16_supported()
     if precision == "bf16":
         if not bf16_ok:
-            raise ValueError(f"--precision bf16: {torch.cuda.get_device_name(device)} has no bfloat16; use auto or fp32")
+            raise InputError(f"--precision bf16: {torch.cuda.get_device_name(device)} has no bfloat16; use auto or fp32")
         return "bf16"
     return "bf16" if device.type == "cuda" and bf16_ok else "fp32"
 

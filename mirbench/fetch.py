@@ -18,8 +18,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from mirbench.errors import MirbenchError
 
-class FetchError(RuntimeError):
+
+class FetchError(MirbenchError, RuntimeError):
     """A published file is unavailable or differs from the published version."""
 
 

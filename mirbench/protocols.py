@@ -20,6 +20,7 @@ from typing import ClassVar, Sequence
 import numpy as np
 
 from mirbench.dataset import Dataset, UnknownEntryError
+from mirbench.errors import InputError
 
 PARTS = ("train", "valid", "test")
 KFOLD = "k-fold"  # proportions=None spelt so that a TOML suite can ask for it
@@ -118,18 +119,18 @@ class StratifiedGroupKFold(Protocol):
 
     def __init__(self, folds=4, proportions=(0.5, 0.25, 0.25), seed=0, groups=True):
         if isinstance(folds, bool) or not isinstance(folds, numbers.Integral) or folds < 1:
-            raise ValueError(f"folds must be an integer >= 1, got {folds!r}")
+            raise InputError(f"folds must be an integer >= 1, got {folds!r}")
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+            raise InputError(f"seed must be a non-negative integer, got {seed!r}")
         if not isinstance(groups, bool):
-            raise ValueError(f"groups must be true or false, got {groups!r}")
+            raise InputError(f"groups must be true or false, got {groups!r}")
         self.n_folds = int(folds)
         self.seed = int(seed)
         self.groups = groups
         rotation = proportions is None or (isinstance(proportions, str) and proportions == KFOLD)
         self.proportions = None if rotation else _check_proportions(proportions)
         if self.proportions is None and self.n_folds < 3:
-            raise ValueError(
+            raise InputError(
                 f"folds must be >= 3 for a k-fold rotation (proportions=None: test and validation "
                 f"are one of the k parts each), got {folds!r}"
             )
@@ -140,7 +141,7 @@ class StratifiedGroupKFold(Protocol):
 
     def folds(self, dataset: Dataset) -> list[Fold]:
         if not len(dataset):
-            raise ValueError(f"dataset {dataset.name!r} has no tracks to split")
+            raise InputError(f"dataset {dataset.name!r} has no tracks to split")
         units = _units(dataset, self.groups)
         strata = _unit_strata(dataset, units)
         sizes = np.array([len(u) for u in units], dtype=np.int64)
@@ -174,17 +175,17 @@ class StratifiedGroupKFold(Protocol):
 def _check_proportions(proportions) -> tuple[float, float, float]:
     message = f"proportions must be three numbers (train, valid, test), None or {KFOLD!r}, got {proportions!r}"
     if isinstance(proportions, (str, bytes)):
-        raise ValueError(message)
+        raise InputError(message)
     try:
         values = tuple(float(p) for p in proportions)
     except (TypeError, ValueError):
-        raise ValueError(message) from None
+        raise InputError(message) from None
     if len(values) != 3:
-        raise ValueError(message)
+        raise InputError(message)
     if not all(math.isfinite(p) and 0.0 <= p < 1.0 for p in values):
-        raise ValueError(f"proportions must each be in [0, 1), got {list(values)}")
+        raise InputError(f"proportions must each be in [0, 1), got {list(values)}")
     if abs(sum(values) - 1.0) > EPS:
-        raise ValueError(f"proportions must sum to 1, got {list(values)} (sum {sum(values)!r})")
+        raise InputError(f"proportions must sum to 1, got {list(values)} (sum {sum(values)!r})")
     return values  # type: ignore[return-value]
 
 
@@ -378,12 +379,12 @@ class FixedSplit(Protocol):
         for part, ids in self._ids.items():
             repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
             if repeated:
-                raise ValueError(f"fixed-split: {len(repeated)} ids appear twice in {part!r}: {self._which(part, repeated)}")
+                raise InputError(f"fixed-split: {len(repeated)} ids appear twice in {part!r}: {self._which(part, repeated)}")
         for a, b in (("train", "valid"), ("train", "test"), ("valid", "test")):
             both = sorted(set(self._ids[a]) & set(self._ids[b]))
             if both:
                 shown = self._which(a, both) if self._lines[a] is not None else self._which(b, both)
-                raise ValueError(f"fixed-split: parts overlap: {len(both)} ids are in both {a!r} and {b!r}: {shown}")
+                raise InputError(f"fixed-split: parts overlap: {len(both)} ids are in both {a!r} and {b!r}: {shown}")
 
     def _which(self, part: str, ids) -> str:
         """The ids themselves when the suite lists them; the line numbers of the file when they were read from one."""
@@ -412,7 +413,7 @@ class FixedSplit(Protocol):
                 )
         for part in ("train", "test"):
             if not self._ids[part]:
-                raise ValueError(f"fixed-split: {part!r} is empty; give its track ids or an id file")
+                raise InputError(f"fixed-split: {part!r} is empty; give its track ids or an id file")
         return [Fold(0, **{part: tuple(ids) for part, ids in self._ids.items()})]
 
 
@@ -421,14 +422,14 @@ def _read_ids(part: str, value) -> tuple[list[str], list[int] | None]:
     if isinstance(value, (str, os.PathLike)):
         path = Path(value)
         if path.exists() and not path.is_file():
-            raise ValueError(f"fixed-split: the {part!r} id list {str(path)!r} is not a regular file")
+            raise InputError(f"fixed-split: the {part!r} id list {str(path)!r} is not a regular file")
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             reason = exc.strerror or exc
-            raise ValueError(f"fixed-split: cannot read the {part!r} id list {str(path)!r}: {reason}") from None
+            raise InputError(f"fixed-split: cannot read the {part!r} id list {str(path)!r}: {reason}") from None
         except UnicodeDecodeError as exc:
-            raise ValueError(f"fixed-split: the {part!r} id list {str(path)!r} is not UTF-8 text "
+            raise InputError(f"fixed-split: the {part!r} id list {str(path)!r} is not UTF-8 text "
                              f"({exc.reason} at byte {exc.start})") from None
         kept = [(s, n) for n, s in enumerate((line.strip() for line in text.splitlines()), 1)
                 if s and not s.startswith("#")]
@@ -436,8 +437,8 @@ def _read_ids(part: str, value) -> tuple[list[str], list[int] | None]:
     try:
         ids = list(value)
     except TypeError:
-        raise ValueError(f"fixed-split: {part!r} must be a list of track ids or a path, got {value!r}") from None
+        raise InputError(f"fixed-split: {part!r} must be a list of track ids or a path, got {value!r}") from None
     bad = [i for i in ids if not isinstance(i, str)]
     if bad:
-        raise ValueError(f"fixed-split: {part!r} must hold track ids (strings), got {_some(bad)}")
+        raise InputError(f"fixed-split: {part!r} must hold track ids (strings), got {_some(bad)}")
     return ids, None

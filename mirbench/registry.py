@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
+from mirbench.errors import MirbenchError
 
 GROUPS = {"system": "mirbench.systems", "dataset": "mirbench.datasets", "protocol": "mirbench.protocols",
           "frontend": "mirbench.frontends", "metric": "mirbench.metrics"}
 
 
-class RegistryError(LookupError):
+class RegistryError(MirbenchError, LookupError):
     """An unknown name, or one that two distributions claim; the message says which and what to do."""
 
 

@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from mirbench.errors import MirbenchError
+
 SCHEMA = "mirbench.trial/1"
 
 
@@ -61,11 +63,11 @@ def write_json_atomic(path: Path, data: dict) -> None:
         raise
 
 
-class ResultWriteError(RuntimeError):
+class ResultWriteError(MirbenchError, RuntimeError):
     """A result could not be written (a full disk, a read-only directory); every file written before is intact."""
 
 
-class ResultsError(Exception):
+class ResultsError(MirbenchError):
     """A results directory cannot be used as asked (another suite's results, another run writing to it, an
     unreadable suite.json); the message says what to do."""
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mirbench.errors import MirbenchError
 from mirbench.results import ran_quick
 from mirbench.submission_schema import MAX_DEPTH, NAME, SCHEMA, SHOWN, shape_problems
 
@@ -50,7 +51,7 @@ SIZE_LIMITS = {
 }
 
 
-class SubmissionError(ValueError):
+class SubmissionError(MirbenchError, ValueError):
     """A file is not a submission this verifier can read (missing, too large, not JSON, another schema)."""
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from mirbench.errors import MirbenchError
 from mirbench.report import per_class, sections, significance, tables, xy
 from mirbench.report.plots import confusion_by_variant, plot_confusions, plot_filter_spectra
 from mirbench.report.table import Layout, cells, grid, published_value
@@ -24,7 +25,7 @@ PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 SUFFIXES = (".md", ".csv", ".tex", "-per-class.csv", "-confusion.png", "-filters.png", "-plot.png")
 
 
-class ReportError(ValueError):
+class ReportError(MirbenchError, ValueError):
     """A results directory cannot be reported safely: its suite name would put files outside the output folder."""
 
 

@@ -11,8 +11,10 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from mirbench.errors import MirbenchError
 
-class SuiteError(ValueError):
+
+class SuiteError(MirbenchError, ValueError):
     """A suite file is malformed; the message names the file and the key path."""
 
 
