@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import soundfile as sf
@@ -83,8 +84,8 @@ def _split(dataset: Dataset, store, device="cpu") -> tuple[TrackSet, TrackSet, T
 
 
 def check_init_stores_params(factory) -> None:
-    system = factory()
-    params = system.get_params(deep=False)
+    system = _calling("constructing it with its defaults", factory)
+    params = _calling("get_params", system.get_params, deep=False)
     extra = sorted(k for k in vars(system) if k not in params)
     if extra:
         raise ConformanceError(f"__init__ must only store its parameters; it also set {extra}")
@@ -96,13 +97,24 @@ def check_init_stores_params(factory) -> None:
         raise ConformanceError("clone(system) does not reproduce its parameters; store each __init__ argument unchanged")
 
 
+def _calling(step: str, function, *args, **kwargs):
+    """`function(*args, **kwargs)`; an exception raised by the system under test fails the check and names the step
+    (chained, so --verbose still shows where in the system it was raised)."""
+    try:
+        return function(*args, **kwargs)
+    except ConformanceError:
+        raise
+    except Exception as exc:  # the system's own code: whatever it raises is its failure, not mirbench's
+        raise ConformanceError(f"{step} raised {type(exc).__name__}: {exc}") from exc
+
+
 def check_fit_predict(factory, dataset: Dataset, store, params: dict) -> np.ndarray:
     train, valid, test = _split(dataset, store)
-    system = factory(**params)
-    fitted = system.fit(train, valid)
+    system = _calling(f"{dataset.task}: constructing it", factory, **params)
+    fitted = _calling(f"{dataset.task}: fit", system.fit, train, valid)
     if fitted is not system:
         raise ConformanceError("fit must return self")
-    scores = np.asarray(system.predict(test))
+    scores = np.asarray(_calling(f"{dataset.task}: predict", system.predict, test))
     expected = (len(test), len(dataset.classes))
     if scores.shape != expected:
         raise ConformanceError(f"predict returned shape {scores.shape} on {dataset.task} data, expected {expected}")
@@ -114,31 +126,67 @@ def check_fit_predict(factory, dataset: Dataset, store, params: dict) -> np.ndar
     return scores
 
 
+def system_checks(factory, params: dict | None = None, tasks=("single-label", "multi-label")) -> list[tuple[str, Callable]]:
+    """The system contract as named checks, in the order `check_system` runs them (scikit-learn's
+    `parametrize_with_checks` is the model: a test-suite makes each its own test, so a failure names its check).
+
+    Each check is `check(workdir) -> str`: it raises ConformanceError, or returns what it verified. `workdir` is a
+    folder the check may write to (the synthetic data and the feature cache); checks that share one share its files.
+    `params` are passed to every construction, over the system's `SMOKE_PARAMS`.
+    """
+    params = {**getattr(factory, "SMOKE_PARAMS", {}), **(params or {})}
+
+    def init(workdir: Path) -> str:
+        check_init_stores_params(factory)
+        return "__init__ stores parameters only; clone() round-trips"
+
+    def fit_predict(task: str) -> Callable:
+        def check(workdir: Path) -> str:
+            dataset, store = _workspace(workdir, task)
+            check_fit_predict(factory, dataset, store, params)
+            return f"{task}: fit returns self; predict gives finite (n, C) scores"
+
+        return check
+
+    def deterministic(task: str) -> Callable:
+        def check(workdir: Path) -> str:
+            dataset, store = _workspace(workdir, task)
+            again = check_fit_predict(factory, dataset, store, {**params, "random_state": 0})
+            first = check_fit_predict(factory, dataset, store, {**params, "random_state": 0})
+            if not np.allclose(first, again, atol=1e-6):
+                raise ConformanceError(f"{task}: two fits with random_state=0 gave different scores")
+            return f"{task}: deterministic under random_state"
+
+        return check
+
+    checks = [("init_stores_params", init)]
+    seeded = "random_state" in factory().get_params()
+    for task in tasks:
+        checks.append((f"{task}:fit_predict", fit_predict(task)))
+        if seeded:
+            checks.append((f"{task}:deterministic", deterministic(task)))
+    return checks
+
+
+def _workspace(workdir: Path, task: str):
+    """The synthetic `task` dataset and a feature store under `workdir` (built once, shared by the checks there)."""
+    from mirbench.features import FeatureStore
+
+    return synthetic_dataset(Path(workdir) / task, task=task), FeatureStore(Path(workdir) / "cache")
+
+
 def check_system(factory, params: dict | None = None, tasks=("single-label", "multi-label"), workdir=None) -> list[str]:
     """Run the system contract on synthetic data; returns the checks passed, raises ConformanceError on the first failure.
 
     `params` are passed to every construction, over the system's own
     `SMOKE_PARAMS` (a class attribute: settings small enough for seconds-long
     checks, e.g. few epochs; a system whose defaults train for hours declares them).
+    The checks are `system_checks(factory, params, tasks)`, run in order in one temporary folder.
     """
-    from mirbench.features import FeatureStore
-
-    params = {**getattr(factory, "SMOKE_PARAMS", {}), **(params or {})}
     passed = []
-    check_init_stores_params(factory)
-    passed.append("__init__ stores parameters only; clone() round-trips")
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        store = FeatureStore(Path(tmp) / "cache")
-        for task in tasks:
-            dataset = synthetic_dataset(Path(tmp) / task, task=task)
-            first = check_fit_predict(factory, dataset, store, params)
-            passed.append(f"{task}: fit returns self; predict gives finite (n, C) scores")
-            if "random_state" in factory().get_params():
-                again = check_fit_predict(factory, dataset, store, {**params, "random_state": 0})
-                first = check_fit_predict(factory, dataset, store, {**params, "random_state": 0})
-                if not np.allclose(first, again, atol=1e-6):
-                    raise ConformanceError(f"{task}: two fits with random_state=0 gave different scores")
-                passed.append(f"{task}: deterministic under random_state")
+        for _, check in system_checks(factory, params, tasks):
+            passed.append(check(Path(tmp)))
     return passed
 
 

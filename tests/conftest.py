@@ -1,4 +1,5 @@
-"""Shared fixtures: every test gets its own cache, and suites on the synthetic dataset are one call away."""
+"""Shared fixtures: every test gets its own cache and leaves the registries as it found them, and suites on the
+synthetic dataset are one call away."""
 
 from __future__ import annotations
 
@@ -48,6 +49,21 @@ def isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MIRBENCH_CACHE", str(cache))
     monkeypatch.delenv("MIRBENCH_DATA", raising=False)
     return cache
+
+
+@pytest.fixture(autouse=True)
+def restored_registries():
+    """Undo every `register()` a test makes, in every registry of mirbench.registry (systems, datasets, protocols,
+    frontends, metrics, ...): a registration made in one test must not make another pass. A registration a module
+    needs belongs in a function-scoped fixture (autouse for the module), which this one outlives."""
+    from mirbench import registry
+
+    kinds = [obj for obj in vars(registry).values() if isinstance(obj, registry.Registry)]
+    saved = [(r, dict(r._extra)) for r in kinds]
+    yield
+    for r, extra in saved:
+        r._extra.clear()
+        r._extra.update(extra)
 
 
 @pytest.fixture

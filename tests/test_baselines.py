@@ -11,7 +11,7 @@ from mirbench_baselines.pmsc import PMSCBaseline
 from mirbench.features import FeatureStore
 from mirbench.metrics import accuracy, roc_auc
 from mirbench.system import TrackSet
-from mirbench.testing import ConformanceError, check_system, synthetic_dataset
+from mirbench.testing import ConformanceError, check_system, synthetic_dataset, system_checks
 
 FAST = {
     "mfcc": (MFCCBaseline, {}),
@@ -21,11 +21,32 @@ FAST = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(FAST))
-def test_conformance(name, tmp_path):
-    factory, params = FAST[name]
+CHECKS = {(name, check): run for name in sorted(FAST) for check, run in system_checks(*FAST[name])}
+
+
+@pytest.mark.parametrize("name, check", sorted(CHECKS), ids=[f"{n}-{c}" for n, c in sorted(CHECKS)])
+def test_conformance(name, check, tmp_path):
+    """Each check of the contract is its own test, so a failure names the system and the check."""
+    assert CHECKS[name, check](tmp_path)
+
+
+def test_every_baseline_is_checked_for_determinism():
+    assert {n for n, c in CHECKS if c.endswith(":deterministic")} == set(FAST)
+
+
+def test_check_system_runs_the_named_checks_in_order(tmp_path):
+    factory, params = FAST["mfcc"]
     passed = check_system(factory, params, workdir=tmp_path)
-    assert any("deterministic" in p for p in passed)
+    assert [name for name, _ in system_checks(factory, params)] == [
+        "init_stores_params", "single-label:fit_predict", "single-label:deterministic",
+        "multi-label:fit_predict", "multi-label:deterministic"]
+    assert passed == [
+        "__init__ stores parameters only; clone() round-trips",
+        "single-label: fit returns self; predict gives finite (n, C) scores",
+        "single-label: deterministic under random_state",
+        "multi-label: fit returns self; predict gives finite (n, C) scores",
+        "multi-label: deterministic under random_state",
+    ]
 
 
 @pytest.mark.parametrize("task", ["single-label", "multi-label"])

@@ -106,11 +106,16 @@ class PairKiller(PriorSystem):
         return super().fit(train, valid)
 
 
-def test_one_event_that_kills_two_workers_fails_no_trial(write_suite, tmp_path, capsys):
+def test_one_event_that_kills_two_workers_fails_no_trial(write_suite, tmp_path, capsys, monkeypatch):
     """Both workers die, one shortly after the other, each running a trial. Dask moved the first dead worker's
     trial to the second worker, which then died too: that trial had 2 deaths (KilledWorker) from one event and
     was failed though it killed nothing. A KilledWorker trial now runs once more, by itself, and both end ok."""
     systems.register("test.pairkill", "tests.test_cluster:PairKiller")
+    import mirbench.cluster
+
+    given_up = []  # trials Dask gave up on (KilledWorker): the branch that reruns them by themselves
+    real_killed = mirbench.cluster.killed
+    monkeypatch.setattr(mirbench.cluster, "killed", lambda exc: given_up.append(exc) or real_killed(exc))
     marker = tmp_path / "marker"
     marker.mkdir()
     text = synthetic_suite(f'[[systems]]\nname = "test.pairkill"\nparams = {{ marker = "{marker}" }}')
@@ -122,6 +127,7 @@ def test_one_event_that_kills_two_workers_fails_no_trial(write_suite, tmp_path, 
     records = list(ResultStore(out).records())
     assert [r["status"] for r in records] == ["ok"] * 2, [r["error"] for r in records]
     assert code == 0 and "2 ran ok, 0 failed" in captured.out
+    assert [type(e).__name__ for e in given_up] == ["KilledWorker"], given_up
 
 
 def test_a_port_that_listens_but_is_no_scheduler_is_one_error_within_the_timeout(monkeypatch):
