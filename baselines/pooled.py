@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from mirbench.aggregate import majority_vote, mean_scores, split_by_track, windows
+from mirbench.kit.aggregate import majority_vote, mean_scores, split_by_track, windows
 from mirbench.system import System, TrackSet
 
 CLASSIFIERS = ("svm", "logreg", "rf")

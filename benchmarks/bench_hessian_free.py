@@ -14,9 +14,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmarks.machine import THREADS, best_seconds, gflops, matmul_peak, use_threads
-from mirbench.optim import HessianFree
-from mirbench.optim.cg import conjugate_gradient
-from mirbench.optim.gauss_newton import GaussNewton
+from mirbench.kit.optim import HessianFree
+from mirbench.kit.optim.cg import conjugate_gradient
+from mirbench.kit.optim.gauss_newton import GaussNewton
 
 SIZES, FRAMES, DAMPING = (513, 500, 500, 500, 10), 5000, 10.0
 

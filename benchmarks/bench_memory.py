@@ -67,7 +67,7 @@ class QuickstartTrialMemory:
         use_quickstart_folder(self.folder)
         use_threads(1)
         systems.get(self.spec.variant.system)  # the system's module, scikit-learn with it
-        preimport("mirbench.trial", "mirbench.metrics", "mirbench.features", "mirbench.datasets")
+        preimport("mirbench.run.trial", "mirbench.metrics", "mirbench.features", "mirbench.datasets")
         warm_up(MFCC())  # the quickstart system's frontend
         self.before = peak_rss()
 
@@ -97,7 +97,7 @@ class IndexMemory:
     def setup(self, data_root):
         from mirbench.suite import load_suite
 
-        preimport("mirbench.datasets.mtat", "mirbench.runner")
+        preimport("mirbench.datasets.mtat", "mirbench.run.runner")
         load_suite(MTAT_SUITE)  # checking a suite imports every system it names (scikit-learn, pandas)
         self.before = peak_rss()
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from benchmarks.machine import THREADS, best_seconds, use_threads
 from mirbench.registry import systems
-from mirbench.windows import Windows
+from mirbench.kit.windows import Windows
 
 FAMILIES = ["cnn1d", "cnn2d", "alexnet", "vgg16", "samplecnn", "lstm", "rcnn"]
 CLASSES, BATCH = 10, 4

@@ -75,7 +75,7 @@ def use_quickstart_folder(folder: str) -> None:
 def quickstart_spec(folder: str, threads: int):
     """The TrialSpec of the quickstart's first trial (the MFCC system, fold 0), writing the tracks if needed."""
     from mirbench.datasets import open_dataset
-    from mirbench.runner import RunOptions, plan
+    from mirbench.run.plan import RunOptions, plan
     from mirbench.suite import load_suite
 
     use_quickstart_folder(folder)
@@ -91,7 +91,7 @@ def trial_tracks(spec) -> int:
 
 def run_cold_trial(spec, folder: str) -> dict:
     """Run the trial with an empty feature cache (decoding and feature extraction count, as on a first run)."""
-    from mirbench.trial import execute
+    from mirbench.run.trial import execute
 
     with tempfile.TemporaryDirectory(dir=folder) as cache:
         record = execute(dataclasses.replace(spec, cache_dir=cache))
@@ -117,7 +117,7 @@ def write_tones(folder, n: int, seconds: float, sample_rate: int) -> str:
 
 def tone_dataset(folder: str, n: int, sample_rate: int):
     """The first `n` tracks of a `write_tones` folder as a dataset (two alternating classes)."""
-    from mirbench.dataset import Dataset, Track
+    from mirbench.datasets.base import Dataset, Track
 
     tracks = [Track(f"t{i:04d}", Path(folder) / f"t{i:04d}.wav", ("ab"[i % 2],)) for i in range(n)]
     return Dataset(tracks, ["a", "b"], "single-label", sample_rate, name="tones")
@@ -158,7 +158,7 @@ def plan_mtat(data_root: str) -> list:
     """What `mirbench run suites/mtat-12-1-3.toml` does before its first trial: build and validate the
     index, then plan the folds. Raises if the index has unusable clips or the folds miss some."""
     from mirbench.datasets import open_dataset
-    from mirbench.runner import RunOptions, plan
+    from mirbench.run.plan import RunOptions, plan
     from mirbench.suite import load_suite
 
     suite = load_suite(MTAT_SUITE)

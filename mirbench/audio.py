@@ -1,6 +1,6 @@
 """Reading audio files: mono float32 samples at a requested rate, and cheap header probes.
 
-Every failure becomes a `mirbench.dataset.AudioError` whose message starts with
+Every failure becomes a `mirbench.audio.AudioError` whose message starts with
 the file's path and says what went wrong, so `Dataset.validate` and the
 feature cache can report unusable tracks instead of crashing on them.
 """
@@ -15,7 +15,21 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from mirbench.dataset import AudioError
+
+class AudioError(Exception):
+    """A track's audio cannot be read or decoded. `kind` is the ValidationReport problem kind it is filed
+    under ("unreadable", "non-finite" or "out-of-range"); `track_id` names the track where the caller knows it."""
+
+    def __init__(self, message: str, track_id: str | None = None, kind: str = "unreadable"):
+        super().__init__(message)
+        self.track_id = track_id
+        self.kind = kind
+
+    @classmethod
+    def of_track(cls, track_id: str, exc: "AudioError") -> "AudioError":
+        """`exc` with the track's id in front of its message and attached (its kind kept)."""
+        return cls(f"track {track_id!r}: {exc}", track_id, exc.kind)
+
 
 # Bump when the samples load_audio returns for the same file change (decoder,
 # downmix, resampler); the feature cache keys on it.

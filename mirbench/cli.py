@@ -68,9 +68,16 @@ def cmd_validate(args) -> int:
 
 
 def cmd_run(args) -> int:
+    from mirbench.cache import using
+
+    with using(args.cache_dir):  # dataset builds, features and models alike; each trial carries it to its worker
+        return run_in_cache(args)
+
+
+def run_in_cache(args) -> int:
     from mirbench.device import resolve_device
     from mirbench.report import write_report
-    from mirbench.runner import RunOptions, run_suite
+    from mirbench.run import RunOptions, run_suite
     from mirbench.suite import load_suite
     from mirbench.suite.checks import check_data_root
 
@@ -78,13 +85,11 @@ def cmd_run(args) -> int:
     if args.workers < 1:
         raise InputError(f"--workers must be at least 1, got {args.workers}")
     if args.cluster:
-        from mirbench.cluster import LOCAL, check_address, check_reachable, require_dask
+        from mirbench.run.cluster import LOCAL, check_address, check_reachable, require_dask
 
         check_address(args.cluster)
         require_dask()  # before any work: a missing extra or an unreachable scheduler costs seconds, not a run
         check_reachable(args.cluster)
-    if args.cache_dir:
-        os.environ["MIRBENCH_CACHE"] = str(Path(args.cache_dir).resolve())  # dataset builds and features alike
     local = LOCAL.match(args.cluster) if args.cluster else None
     options = RunOptions(
         cluster=args.cluster,
@@ -277,7 +282,7 @@ def parse_params(pairs: list[str]) -> dict:
 def vetted(registry, name: str, params: dict, option: str):
     """The factory `name` gives, after the parameters given with `option` pass the checks a suite's do: names it
     takes, values of the kinds it annotates, and good values (a dataset's `check_params`; a protocol is built)."""
-    from mirbench.dataset import DatasetError
+    from mirbench.datasets.base import DatasetError
     from mirbench.suite.params import accepted_params, check_kinds, raised, vet
     from mirbench.suite.schema import nearest
 
@@ -315,6 +320,7 @@ def cmd_data_splits(args) -> int:
 
     from mirbench.datasets import open_dataset
     from mirbench.datasets.inspect import format_sizes, split_sizes
+    from mirbench.protocols import folds_of
     from mirbench.registry import datasets, protocols
     from mirbench.suite import load_suite
 
@@ -340,8 +346,7 @@ def cmd_data_splits(args) -> int:
         dataset_spec = {**dataset_params, "name": name}
         protocol_spec = {"name": args.protocol, **protocol_params}
     dataset = open_dataset(dataset_spec, args.data_root)
-    proto_name = protocol_spec.pop("name")
-    folds = protocols.get(proto_name)(**protocol_spec).folds(dataset)
+    folds = folds_of(dataset, protocol_spec)
     sizes = split_sizes(dataset, folds)
     print(json.dumps(sizes, indent=1) if args.json else format_sizes(sizes), end="\n" if args.json else "")
     return 0
@@ -387,7 +392,7 @@ def cmd_features(args) -> int:
     from tqdm import tqdm
 
     from mirbench.audio import load_audio
-    from mirbench.dataset import AudioError
+    from mirbench.audio import AudioError
     from mirbench.frontends.fma import COLUMNS, track_features
 
     out = Path(args.out)

@@ -16,16 +16,16 @@ import hashlib
 import sqlite3
 from pathlib import Path
 
-from mirbench.dataset import AudioError
+from mirbench.audio import AudioError
 
 _CHUNK = 1 << 20
 _MEMO: dict[tuple[str, int, int, int], str] = {}  # (resolved path, size, mtime_ns, inode) -> sha256
 
 
 def _db_path() -> Path:
-    from mirbench.features import default_cache_dir
+    from mirbench.cache import cache_root
 
-    return default_cache_dir() / "content-hashes.sqlite"
+    return cache_root() / "content-hashes.sqlite"
 
 
 def _connect() -> sqlite3.Connection | None:

@@ -42,7 +42,8 @@ import numpy as np
 import torch
 
 from mirbench import audio as audio_io
-from mirbench.dataset import AudioError, Dataset, Track
+from mirbench.audio import AudioError
+from mirbench.datasets.base import Dataset, Track
 from mirbench.frontends.base import Frontend
 
 #: Default bound on a batch's zero-padded audio: 2**24 samples (64 MB of float32) holds 16 tracks of 30 s at
@@ -57,16 +58,6 @@ _VALID_ENTRIES: set[tuple[str, int, int, int, int]] = set()
 _SCAN_CHUNK = 1 << 20
 
 log = logging.getLogger("mirbench.features")
-
-
-def default_cache_dir() -> Path:
-    """`$MIRBENCH_CACHE` if set, else the platform's user cache directory for mirbench."""
-    env = os.environ.get("MIRBENCH_CACHE")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("mirbench"))
 
 
 class FeatureStore:

@@ -43,9 +43,9 @@ class Resource:
 
 
 def downloads_dir() -> Path:
-    from mirbench.features import default_cache_dir
+    from mirbench.cache import cache_root
 
-    return Path(default_cache_dir()) / "downloads"
+    return cache_root() / "downloads"
 
 
 def md5sum(path: Path) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from mirbench.metrics import summarise
-from mirbench.report.table import by_variant
+from mirbench.report.cells import by_variant
 from mirbench.results import ResultStore, ran_quick
 from mirbench.submission import SCHEMA, Verification
 

@@ -19,7 +19,7 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
-from mirbench.dataset import Dataset, UnknownEntryError
+from mirbench.datasets.base import Dataset, UnknownEntryError
 from mirbench.errors import InputError
 
 PARTS = ("train", "valid", "test")
@@ -442,3 +442,73 @@ def _read_ids(part: str, value) -> tuple[list[str], list[int] | None]:
     if bad:
         raise InputError(f"fixed-split: {part!r} must hold track ids (strings), got {_some(bad)}")
     return ids, None
+
+
+def folds_of(dataset: Dataset, spec: dict) -> list[Fold]:
+    """The folds that the protocol `spec` (a suite's [protocol] table: its name and parameters) makes of `dataset`:
+    the one road from a dataset and a protocol to folds, for the runner, `mirbench data splits` and pre-training."""
+    from mirbench.registry import protocols
+
+    params = {k: v for k, v in spec.items() if k != "name"}
+    factory = protocols.get(spec["name"])
+    bound = getattr(factory, "dataset", None)
+    if bound and bound != dataset.name:
+        raise InputError(f"protocol {spec['name']!r} is defined for the {bound!r} dataset, not {dataset.name!r}: "
+                         "choose a protocol for that dataset")
+    return factory(**params).folds(dataset)
+
+
+def redraws_folds(spec: dict) -> bool:
+    """Whether the protocol draws its folds from whatever tracks it is given (stratified k-fold), so that a subset of
+    the whole dataset feeds it; a fixed split's parts are given, and each is subset on its own (`quick_subset`)."""
+    from mirbench.registry import protocols
+
+    factory = protocols.get(spec["name"])
+    return isinstance(factory, type) and issubclass(factory, StratifiedGroupKFold)
+
+
+def quick_subset(dataset: Dataset, per_class: int, unusable=(), seed: int = 0, fold=None) -> set[str]:
+    """Up to `per_class` usable tracks of each (first) label, whole groups at a time, deterministically.
+
+    With `fold` (a fixed split's: its parts are not redrawn from the subset) each part is subset on its own:
+    a class keeps its part's share of `per_class`, and at least one group, in every part that has its tracks.
+    """
+    rng = np.random.default_rng(seed)
+    if fold is None:
+        groups = _label_groups(dataset.tracks, unusable)
+        return _take(groups, {label: per_class for label in groups}, rng)
+    parts = [_label_groups([dataset[i] for i in getattr(fold, part)], unusable) for part in ("train", "valid", "test")]
+    totals: dict[str, int] = {}
+    for groups in parts:
+        for label, members in groups.items():
+            totals[label] = totals.get(label, 0) + sum(len(ids) for ids in members.values())
+    keep: set[str] = set()
+    for groups in parts:
+        sizes = {label: sum(len(ids) for ids in members.values()) for label, members in groups.items()}
+        keep |= _take(groups, {label: max(1, round(per_class * n / totals[label])) for label, n in sizes.items()}, rng)
+    return keep
+
+
+def _label_groups(tracks, unusable) -> dict[str, dict[str, list[str]]]:
+    """(first) label -> group (or lone track id) -> the usable track ids of that group."""
+    groups: dict[str, dict[str, list[str]]] = {}
+    for t in tracks:
+        if t.id in unusable:
+            continue
+        groups.setdefault(t.labels[0] if t.labels else "", {}).setdefault(t.group or t.id, []).append(t.id)
+    return groups
+
+
+def _take(groups: dict[str, dict[str, list[str]]], budget: dict[str, int], rng) -> set[str]:
+    """Whole groups of each label, in a random order, until the label's budget of tracks is reached."""
+    keep: set[str] = set()
+    for label in sorted(groups):
+        names = sorted(groups[label])
+        taken = 0
+        for idx in rng.permutation(len(names)):
+            if taken >= budget[label]:
+                break
+            members = groups[label][names[idx]]
+            keep.update(members)
+            taken += len(members)
+    return keep

@@ -69,7 +69,7 @@ SCHEMA: dict[str, Any] = {
             sample_rate={"type": ["integer", "null"]},
             fingerprint={**_STR, "description": "of the dataset's index"},
             content_fingerprint={"type": ["string", "null"], "description": "the index, the unusable tracks and "
-                                 "every used track's sha256 (mirbench.identity.data_fingerprint)"},
+                                 "every used track's sha256 (mirbench.run.identity.data_fingerprint)"},
         ),
         "metrics": {"type": "object", "additionalProperties": _NUMBER, "description": "metric name: value"},
         "per_class": {"type": "object", "description": "roc_auc, pr_auc: one value per class",
@@ -103,7 +103,7 @@ SCHEMA: dict[str, Any] = {
         "identity": {**_obj(
             suite={"type": "object", "additionalProperties": _STR}, quick={"type": "boolean"},
             data={"type": ["string", "null"]}, split=_STR, variant=_STR, seed=_INT, versions=_OBJECT,
-        ), "description": "mirbench.identity: the inputs the numbers depend on"},
+        ), "description": "mirbench.run.identity: the inputs the numbers depend on"},
     },
     "allOf": [
         {"if": {"properties": {"status": {"const": "ok"}}},
@@ -279,7 +279,7 @@ def timings(features_s: float, fit_features_s: float, watch: dict[str, float], h
 def with_result(record: dict, values: dict, predictions: dict, system, timings: dict) -> dict:
     """A trial that succeeded: `metrics.evaluate`'s `values`, the test predictions {track_ids, scores, truth},
     what the fitted `system` reports, and the timings; status "ok"."""
-    from mirbench.results import to_jsonable
+    from mirbench.jsonfile import to_jsonable
 
     record["metrics"] = scalar_metrics(values)
     record["per_class"] = {k.removesuffix("_per_class"): v for k, v in values.items() if k.endswith("_per_class")}

@@ -14,14 +14,13 @@ A record is validated when it is read (`record_problem`); the runner sets an inv
 from __future__ import annotations
 
 import json
-import math
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from mirbench.errors import MirbenchError
+from mirbench.jsonfile import write_json_atomic
 
 SCHEMA = "mirbench.trial/1"
 
@@ -32,35 +31,6 @@ def ran_quick(suite_doc: dict) -> bool:
     if "quick_run" in suite_doc:
         return bool(suite_doc["quick_run"])
     return suite_doc.get("quick") is True
-
-
-def to_jsonable(value):
-    """NaN/inf become null so files stay strict JSON; numpy scalars and arrays become lists and numbers."""
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if hasattr(value, "tolist"):
-        return to_jsonable(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(to_jsonable(data), fh, indent=1, sort_keys=True, allow_nan=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class ResultWriteError(MirbenchError, RuntimeError):
@@ -170,7 +140,7 @@ class ResultStore:
     def records(self) -> Iterator[dict]:
         """The valid records of the planned trials (every valid record when suite.json has no plan), in file-name
         order; records passed over as invalid are listed in `self.invalid`."""
-        from mirbench.identity import digest
+        from mirbench.run.identity import digest
 
         plan = self.planned()
         self.invalid = []

@@ -26,9 +26,9 @@ from mirbench.results import ran_quick
 from mirbench.submission_schema import MAX_DEPTH, NAME, SCHEMA, SHOWN, shape_problems
 
 if TYPE_CHECKING:
-    from mirbench.dataset import Dataset
+    from mirbench.datasets.base import Dataset
     from mirbench.suite import Suite
-    from mirbench.trial import TrialSpec
+    from mirbench.run.trial import TrialSpec
 
 RECORD_KEYS = (
     "trial_id", "variant", "seed", "protocol", "fold", "dataset", "metrics",
@@ -79,7 +79,7 @@ def bundle(results_dir: str | Path) -> dict:
     """The submission document of a results directory: its suite.json and its successful trial records."""
     import mirbench
     from mirbench.results import ResultStore
-    from mirbench.trial import now
+    from mirbench.run.trial import now
 
     store = ResultStore(results_dir)
     if not (store.root / "suite.json").is_file():
@@ -95,7 +95,7 @@ def bundle(results_dir: str | Path) -> dict:
 
 def write_submission(results_dir: str | Path, out: str | Path) -> Path:
     """Bundle `results_dir` and write it atomically to `out`."""
-    from mirbench.results import write_json_atomic
+    from mirbench.jsonfile import write_json_atomic
 
     out = Path(out)
     write_json_atomic(out, bundle(results_dir))
@@ -318,7 +318,7 @@ def check_record(record: dict, spec: TrialSpec, suite: Suite, dataset: Dataset) 
     """Every problem of one record against its planned trial."""
     import mirbench
     from mirbench.metrics import evaluate
-    from mirbench.trial import scalar_metrics
+    from mirbench.run.trial import scalar_metrics
 
     tid = record["trial_id"]
     problems = []
@@ -364,9 +364,9 @@ def verify(submission: dict, data_root: str | Path | None = None, suites_dir: st
     of the submission is in the returned Verification.
     """
     import mirbench
-    from mirbench.dataset import DatasetError
+    from mirbench.datasets.base import DatasetError
     from mirbench.datasets import open_dataset
-    from mirbench.runner import RunOptions, plan
+    from mirbench.run.plan import RunOptions, plan
 
     problems = shape_problems(submission)
     if problems:

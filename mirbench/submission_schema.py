@@ -175,7 +175,7 @@ RECORD = Table({
     "timings": (False, Each(finite(lo=0.0), optional=True)),
     "provenance": (False, PROVENANCE),
     "skipped": (False, one_of(list, optional=True)),
-    "identity": (False, anything),  # the run's trial identity (mirbench.identity): tolerated, not trusted
+    "identity": (False, anything),  # the run's trial identity (mirbench.run.identity): tolerated, not trusted
 }, closed=True)
 
 

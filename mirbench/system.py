@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
-from mirbench.dataset import Dataset, Track
+from mirbench.datasets.base import Dataset, Track
 
 
 class TrackSet:

@@ -15,7 +15,7 @@ import numpy as np
 import soundfile as sf
 from sklearn.base import clone
 
-from mirbench.dataset import Dataset, DatasetError, Track
+from mirbench.datasets.base import Dataset, DatasetError, Track
 from mirbench.system import TrackSet
 
 TONES = {"low": 220.0, "mid": 660.0, "high": 1980.0}
@@ -62,11 +62,11 @@ class SyntheticDataset(Dataset):
         return params.get("task", "single-label")
 
     def __init__(self, task: str = "single-label", per_class: int = 6, seconds: float = 2.0, seed: int = 0, root=None):
-        from mirbench.features import default_cache_dir
+        from mirbench.cache import cache_root
 
         if task not in ("single-label", "multi-label"):
             raise DatasetError(f"synthetic dataset task must be 'single-label' or 'multi-label', got {task!r}")
-        folder = Path(default_cache_dir()) / "synthetic" / f"{task}-{per_class}-{seconds}-{seed}"
+        folder = cache_root() / "synthetic" / f"{task}-{per_class}-{seconds}-{seed}"
         built = synthetic_dataset(folder, task, per_class, seconds, seed=seed)
         params = {"task": task, "per_class": per_class, "seconds": seconds, "seed": seed}
         super().__init__(built.tracks, built.classes, task, built.sample_rate, name="synthetic", params=params)
@@ -198,7 +198,8 @@ def check_dataset(factory, params: dict | None = None, data_root=None) -> list[s
     single-label task); the same parameters give the same index and fingerprint; `validate()` reports on exactly
     these tracks; a usable track loads as finite mono float32 at any requested rate; targets have the task's shape.
     """
-    from mirbench.dataset import AudioError, ValidationReport
+    from mirbench.audio import AudioError
+    from mirbench.datasets.base import ValidationReport
 
     params = dict(params or {})
     if getattr(factory, "needs_root", False):

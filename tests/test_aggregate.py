@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mirbench.aggregate import majority_vote, mean_scores, pool, split_by_track, windows
+from mirbench.kit.aggregate import majority_vote, mean_scores, pool, split_by_track, windows
 
 
 def test_pool_concatenates_statistics():

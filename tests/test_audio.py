@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from mirbench.audio import AudioInfo, load_audio, probe
-from mirbench.dataset import AudioError
+from mirbench.audio import AudioError
 
 
 def tone(sr: int, seconds: float, freq: float = 440.0, channels: int = 1) -> np.ndarray:

@@ -783,7 +783,7 @@ def splits_error(protocol: str, data_root: Path, capsys, params=(), protocol_par
 
 
 def test_gtzan_list_naming_an_unknown_genre(tmp_path, capsys, monkeypatch):
-    from mirbench.dataset import DatasetError
+    from mirbench.datasets.base import DatasetError
     from mirbench.datasets.gtzan import GTZANDataset, GTZANFaultFiltered
     from tests.fixtures.gtzan_tree import write_gtzan_names
 
@@ -798,7 +798,7 @@ def test_gtzan_list_naming_an_unknown_genre(tmp_path, capsys, monkeypatch):
 
 
 def test_a_dataset_built_with_labels_outside_its_classes(tmp_path):
-    from mirbench.dataset import Dataset, DatasetError, Track
+    from mirbench.datasets.base import Dataset, DatasetError, Track
 
     tracks = [Track(f"t{i}", tmp_path / f"t{i}.wav", (label,)) for i, label in enumerate(["rock", "polka", "rock", "ska"])]
     with pytest.raises(DatasetError) as info:
@@ -895,7 +895,7 @@ def test_split_list_that_is_a_directory(tmp_path, capsys, monkeypatch):
 def test_a_track_that_fails_mid_trial_is_skipped_and_the_trial_goes_on(write_suite, tmp_path, monkeypatch, capsys):
     """A file validate() cannot fault (a codec only the full decode trips over, a file changed since) is skipped
     like the tracks validation found: the trial starts again without it, and its record says why."""
-    from mirbench.dataset import AudioError
+    from mirbench.audio import AudioError
     from mirbench.results import ResultStore
     from mirbench.testing import SyntheticDataset
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from mirbench.cli import main
-from mirbench.cluster import check_address, lost
+from mirbench.run.cluster import check_address, lost
 from mirbench.registry import systems
 from mirbench.results import ResultStore
 from tests.helpers import PriorSystem, synthetic_suite
@@ -111,11 +111,11 @@ def test_one_event_that_kills_two_workers_fails_no_trial(write_suite, tmp_path, 
     trial to the second worker, which then died too: that trial had 2 deaths (KilledWorker) from one event and
     was failed though it killed nothing. A KilledWorker trial now runs once more, by itself, and both end ok."""
     systems.register("test.pairkill", "tests.test_cluster:PairKiller")
-    import mirbench.cluster
+    import mirbench.run.cluster
 
     given_up = []  # trials Dask gave up on (KilledWorker): the branch that reruns them by themselves
-    real_killed = mirbench.cluster.killed
-    monkeypatch.setattr(mirbench.cluster, "killed", lambda exc: given_up.append(exc) or real_killed(exc))
+    real_killed = mirbench.run.cluster.killed
+    monkeypatch.setattr(mirbench.run.cluster, "killed", lambda exc: given_up.append(exc) or real_killed(exc))
     marker = tmp_path / "marker"
     marker.mkdir()
     text = synthetic_suite(f'[[systems]]\nname = "test.pairkill"\nparams = {{ marker = "{marker}" }}')
@@ -135,7 +135,7 @@ def test_a_port_that_listens_but_is_no_scheduler_is_one_error_within_the_timeout
     for its handshake forever; the probe gives up after CONNECT_TIMEOUT."""
     import socket
 
-    from mirbench import cluster
+    from mirbench.run import cluster
 
     monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 1)
     with socket.socket() as server:
@@ -151,7 +151,7 @@ def test_a_port_that_listens_but_is_no_scheduler_is_one_error_within_the_timeout
 def test_a_running_scheduler_passes_the_probe():
     from dask.distributed import LocalCluster
 
-    from mirbench.cluster import client_for
+    from mirbench.run.cluster import client_for
 
     with LocalCluster(n_workers=0, dashboard_address=None) as running:
         client, started = client_for(running.scheduler_address)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mirbench.dataset import DatasetError
+from mirbench.datasets.base import DatasetError
 from mirbench.datasets.corpus import STYLES, CorpusDataset
 from mirbench.datasets.corpus import builder as build_mod
 from mirbench.datasets.corpus import labels, render, score, sources

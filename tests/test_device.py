@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from mirbench import device as dev
-from mirbench.runner import RunOptions, trial_devices
-from mirbench.training import mean_loss, sgd_epoch
+from mirbench.run.plan import RunOptions, trial_devices
+from mirbench.kit.training import mean_loss, sgd_epoch
 from tests.helpers import synthetic_suite
 
 CPU = torch.device("cpu")
@@ -84,7 +84,7 @@ def test_out_of_memory_says_what_happened_and_what_to_do():
 
 
 def test_parallel_workers_share_the_gpus_round_robin(monkeypatch):
-    import mirbench.runner as runner
+    import mirbench.run.plan as runner
 
     monkeypatch.setattr(runner, "gpu_count", lambda: 3)
     assert trial_devices(RunOptions(device="auto", workers=2), 4) == ["cuda:0", "cuda:1", "cuda:2", "cuda:0"]

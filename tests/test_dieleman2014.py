@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from mirbench_baselines.dieleman2014 import Dieleman2014CNN
 from mirbench_baselines.dieleman2014.layers import Compression, FeaturePool, StridedConv1d
 from mirbench_baselines.dieleman2014.model import TagCNN
-from mirbench.windows import Windows
+from mirbench.kit.windows import Windows
 from mirbench.metrics import roc_auc
 from mirbench.suite import SuiteError, load_suite
 from mirbench.testing import check_system
@@ -138,7 +138,7 @@ def test_windows_tile_clips_and_pad_short_ones():
 
 
 def test_windows_read_memory_maps_in_place_and_band_statistics_stream(tmp_path):
-    from mirbench.windows import band_statistics
+    from mirbench.kit.windows import band_statistics
 
     clips = [np.random.default_rng(i).standard_normal((n, 4)).astype(np.float32) for i, n in enumerate((30, 50))]
     for i, clip in enumerate(clips):

@@ -61,8 +61,8 @@ def test_the_cli_catches_no_bare_value_or_type_error():
 
 
 def test_user_facing_errors_share_the_base_class():
-    from mirbench.cluster import ClusterError
-    from mirbench.dataset import DatasetError, UnknownEntryError
+    from mirbench.run.cluster import ClusterError
+    from mirbench.datasets.base import DatasetError, UnknownEntryError
     from mirbench.fetch import FetchError
     from mirbench.registry import RegistryError
     from mirbench.report import ReportError

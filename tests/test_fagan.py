@@ -17,7 +17,7 @@ from mirbench.registry import protocols, systems
 from mirbench.suite import SuiteError, load_suite
 from mirbench.system import TrackSet
 from mirbench.testing import check_system, synthetic_dataset
-from mirbench.windows import Windows
+from mirbench.kit.windows import Windows
 from tests.fixtures.gtzan_tree import write_gtzan_tree
 from tests.helpers import grid_under, run_quick
 

@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from mirbench.dataset import Dataset, Track
+from mirbench.datasets.base import Dataset, Track
 from mirbench.features import FeatureStore
 from mirbench.frontends import LogMel, Waveform
 

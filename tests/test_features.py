@@ -12,8 +12,9 @@ import soundfile as sf
 import torch
 
 from mirbench.audio import load_audio
-from mirbench.dataset import AudioError, Dataset, Track
-from mirbench.features import FeatureStore, default_cache_dir
+from mirbench.audio import AudioError
+from mirbench.datasets.base import Dataset, Track
+from mirbench.features import FeatureStore
 from mirbench.frontends import MFCC, LogMel, STFTMagnitude, Waveform
 
 SR = 16000
@@ -236,12 +237,3 @@ def test_concurrent_stores_share_entries_safely(tmp_path, dataset):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
     folder = tmp_path / "cache" / "features" / fe.key()
     assert len(list(folder.iterdir())) == 10  # each entry and its record, no temporary files left behind
-
-
-def test_default_cache_dir(monkeypatch, tmp_path):
-    monkeypatch.setenv("MIRBENCH_CACHE", str(tmp_path / "here"))
-    assert default_cache_dir() == tmp_path / "here"
-    monkeypatch.delenv("MIRBENCH_CACHE")
-    import platformdirs
-
-    assert default_cache_dir() == Path(platformdirs.user_cache_dir("mirbench"))

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from mirbench.cli import main
-from mirbench.dataset import Dataset, DatasetError, Track
+from mirbench.datasets.base import Dataset, DatasetError, Track
 from mirbench.datasets import open_dataset
 from mirbench.datasets.fma import DatasetMismatch, FMADataset, FMAMedium, FMASmall, FMATop10
 from mirbench.registry import datasets, protocols

@@ -13,8 +13,9 @@ import mirbench_baselines.fma.classical as classical
 import mirbench_baselines.fma.mlp as mlp
 from mirbench_baselines.fma import FMAMLP, FMAClassifier, track_features
 from mirbench_baselines.fma.features import resolve_source
-from mirbench import registry, training
-from mirbench.dataset import Dataset, DatasetError, Track
+from mirbench import registry
+from mirbench.kit import training
+from mirbench.datasets.base import Dataset, DatasetError, Track
 from mirbench.datasets.fma import FMADataset
 from mirbench.datasets.fma.metadata import read_features
 from mirbench.features import FeatureStore

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mirbench.cli import main
-from mirbench.dataset import DatasetError
+from mirbench.datasets.base import DatasetError
 from mirbench.datasets import gtzan
 from mirbench.datasets.gtzan import GENRES, GTZANDataset, GTZANFaultFiltered, GTZANRandom4Fold, list_id
 from mirbench.fetch import FetchError, Resource

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from mirbench.optim import GaussNewton, HessianFree, conjugate_gradient, gauss_newton_product
+from mirbench.kit.optim import GaussNewton, HessianFree, conjugate_gradient, gauss_newton_product
 
 # torch scripts its forward-mode decompositions on first use of dual tensors, with a deprecation warning of its own
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")

@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from mirbench.cli import main
-from mirbench.dataset import DatasetError
+from mirbench.datasets.base import DatasetError
 from mirbench.datasets.ismir2004 import CLASSES, SUBSETS, ISMIR2004Dataset, ISMIR2004TrainDev
 from mirbench.registry import datasets, protocols
 from mirbench.suite import load_suite

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mirbench.audio import AudioError, load_audio, probe
-from mirbench.dataset import Dataset, Track, ValidationReport
+from mirbench.datasets.base import Dataset, Track, ValidationReport
 from mirbench.datasets.inspect import health
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from mirbench.cli import main
-from mirbench.dataset import DatasetError
+from mirbench.datasets.base import DatasetError
 from mirbench.datasets.mtat import (
     KNOWN_BAD,
     MTAT1213,

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mirbench.dataset import Dataset, Track
+from mirbench.datasets.base import Dataset, Track
 from mirbench.protocols import FixedSplit, Fold, Protocol, StratifiedGroupKFold
 from mirbench.registry import protocols
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 from mirbench.datasets import open_dataset
-from mirbench.runner import RunOptions, plan, quick_subset
+from mirbench.protocols import quick_subset
+from mirbench.run.plan import RunOptions, plan
 from mirbench.suite import load_suite
 from tests.conftest import SMOKE_SUITE
 

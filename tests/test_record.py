@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from mirbench.record import SCHEMA_ID, finished, json_schema, new_record, problem, with_error
 from mirbench.registry import systems
 from mirbench.results import SCHEMA, ResultStore, record_problem
-from mirbench.runner import RunOptions, run_suite
+from mirbench.run import RunOptions, run_suite
 from mirbench.suite import load_suite
 from tests.helpers import synthetic_suite
 

@@ -9,9 +9,9 @@ import pytest
 
 from mirbench.cli import main
 from mirbench.report import csv_text, markdown, write_report
-from mirbench.report.table import Layout, cells
+from mirbench.report.cells import Layout, cells
 from mirbench.results import ResultStore
-from mirbench.runner import RunOptions, run_suite
+from mirbench.run import RunOptions, run_suite
 from mirbench.suite import load_suite
 
 

@@ -16,7 +16,7 @@ from mirbench.registry import systems
 from mirbench.report import csv_text, latex, markdown, write_report
 from mirbench.report.plots import filter_spectra_by_variant, normalised_spectra, order_by_dominant_frequency
 from mirbench.results import ResultStore
-from mirbench.runner import RunOptions, run_suite
+from mirbench.run import RunOptions, run_suite
 from mirbench.suite import SuiteError, load_suite
 from tests.helpers import PriorSystem, grid_under
 

@@ -15,7 +15,7 @@ import pytest
 from mirbench.datasets import open_dataset
 from mirbench.registry import systems
 from mirbench.results import ResultStore
-from mirbench.runner import RunOptions, run_suite
+from mirbench.run import RunOptions, run_suite
 from mirbench.suite import load_suite
 
 REPO = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ import torch
 
 from mirbench_baselines.sigtia2014 import Sigtia2014MLP
 from mirbench_baselines.sigtia2014 import features as feats
-from mirbench import aggregate
+from mirbench.kit import aggregate
 from mirbench.features import FeatureStore
 from mirbench.metrics import accuracy, roc_auc
 from mirbench.system import TrackSet

@@ -13,11 +13,11 @@ from collections import Counter
 
 import pytest
 
-from mirbench.dataset import Dataset, Track
+from mirbench.datasets.base import Dataset, Track
 from mirbench.registry import protocols
 from mirbench.report import markdown
 from mirbench.results import ResultStore
-from mirbench.runner import RunOptions, run_suite
+from mirbench.run import RunOptions, run_suite
 from mirbench.suite import load_suite
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mirbench.cli import main
-from mirbench.dataset import Dataset
+from mirbench.datasets.base import Dataset
 from mirbench.registry import datasets
 from mirbench.suite import SuiteError, load_suite
 

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from mirbench import artifacts, training
+from mirbench.kit import model_cache, training
 
 
 class Scripted(torch.nn.Module):
@@ -132,15 +132,15 @@ def counting_trainer(value=1.0):
 def test_load_or_train_trains_once_per_key(tmp_path):
     train_fn, calls = counting_trainer()
     key = {"train": "abc", "seed": 0, "units": 50}
-    state, info, cached = artifacts.load_or_train(tmp_path, key, train_fn)
+    state, info, cached = model_cache.load_or_train(tmp_path, key, train_fn)
     assert not cached and info == {"seconds": 1.5, "epochs": 3} and len(calls) == 1
-    state2, info2, cached2 = artifacts.load_or_train(tmp_path, dict(reversed(list(key.items()))), train_fn)
+    state2, info2, cached2 = model_cache.load_or_train(tmp_path, dict(reversed(list(key.items()))), train_fn)
     assert cached2 and len(calls) == 1 and info2 == info
     assert torch.equal(state2["w"], state["w"])
-    entry = artifacts.entry_dir(tmp_path, key)
+    entry = model_cache.entry_dir(tmp_path, key)
     assert json.loads((entry / "key.json").read_text()) == key
     assert sorted(p.name for p in entry.iterdir()) == ["info.json", "key.json", "model.pt"]
-    _, _, cached3 = artifacts.load_or_train(tmp_path, {**key, "seed": 1}, train_fn)
+    _, _, cached3 = model_cache.load_or_train(tmp_path, {**key, "seed": 1}, train_fn)
     assert not cached3 and len(calls) == 2
     leftovers = [p.name for p in (tmp_path / "models").iterdir() if p.name.startswith(".")]
     assert leftovers == []  # temporary directories are renamed or removed
@@ -149,7 +149,7 @@ def test_load_or_train_trains_once_per_key(tmp_path):
 def test_no_cache_dir_always_trains(tmp_path):
     train_fn, calls = counting_trainer()
     for _ in range(2):
-        _, _, cached = artifacts.load_or_train(None, {"k": 1}, train_fn)
+        _, _, cached = model_cache.load_or_train(None, {"k": 1}, train_fn)
         assert not cached
     assert len(calls) == 2
 
@@ -157,11 +157,11 @@ def test_no_cache_dir_always_trains(tmp_path):
 def test_a_damaged_entry_is_retrained(tmp_path):
     train_fn, calls = counting_trainer(2.0)
     key = {"k": 1}
-    artifacts.load_or_train(tmp_path, key, train_fn)
-    (artifacts.entry_dir(tmp_path, key) / "model.pt").write_bytes(b"not a torch file")
-    state, _, cached = artifacts.load_or_train(tmp_path, key, train_fn)
+    model_cache.load_or_train(tmp_path, key, train_fn)
+    (model_cache.entry_dir(tmp_path, key) / "model.pt").write_bytes(b"not a torch file")
+    state, _, cached = model_cache.load_or_train(tmp_path, key, train_fn)
     assert not cached and len(calls) == 2 and torch.equal(state["w"], torch.full((2,), 2.0))
-    assert artifacts.load_or_train(tmp_path, key, train_fn)[2]
+    assert model_cache.load_or_train(tmp_path, key, train_fn)[2]
 
 
 def test_a_failed_training_stores_nothing(tmp_path):
@@ -169,10 +169,10 @@ def test_a_failed_training_stores_nothing(tmp_path):
         raise RuntimeError("diverged")
 
     with pytest.raises(RuntimeError, match="diverged"):
-        artifacts.load_or_train(tmp_path, {"k": 2}, boom)
-    assert not artifacts.entry_dir(tmp_path, {"k": 2}).exists()
+        model_cache.load_or_train(tmp_path, {"k": 2}, boom)
+    assert not model_cache.entry_dir(tmp_path, {"k": 2}).exists()
 
 
 def test_key_hash_is_stable_and_order_free():
-    assert artifacts.key_hash({"a": 1, "b": [1, 2]}) == artifacts.key_hash({"b": [1, 2], "a": 1})
-    assert artifacts.key_hash({"a": 1}) != artifacts.key_hash({"a": 2})
+    assert model_cache.key_hash({"a": 1, "b": [1, 2]}) == model_cache.key_hash({"b": [1, 2], "a": 1})
+    assert model_cache.key_hash({"a": 1}) != model_cache.key_hash({"a": 2})

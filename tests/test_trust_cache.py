@@ -17,9 +17,10 @@ import pytest
 import soundfile as sf
 import torch
 
-from mirbench import artifacts
+from mirbench.kit import model_cache
 from mirbench.audio import load_audio
-from mirbench.dataset import AudioError, Dataset, Track
+from mirbench.audio import AudioError
+from mirbench.datasets.base import Dataset, Track
 from mirbench.features import FeatureStore
 from mirbench.frontends import MFCC, LogMel, Waveform
 
@@ -300,7 +301,7 @@ def misfits() -> dict:
 
 
 def test_state_fits_names_what_does_not_fit():
-    fits = artifacts.state_fits(tiny_model())
+    fits = model_cache.state_fits(tiny_model())
     assert fits(tiny_model().state_dict()) is None
     reasons = {case: fits(state) for case, state in misfits().items()}
     assert all(reasons.values()), reasons
@@ -314,28 +315,28 @@ def test_state_fits_names_what_does_not_fit():
 def test_a_cached_model_that_does_not_fit_is_retrained(case, tmp_path, caplog):
     key = {"model": "tiny", "seed": 0}
     bad = misfits()[case]
-    artifacts.load_or_train(tmp_path, key, lambda: (bad, {"epochs": 1}))  # an entry that loads but does not fit
+    model_cache.load_or_train(tmp_path, key, lambda: (bad, {"epochs": 1}))  # an entry that loads but does not fit
     calls = []
 
     def train():
         calls.append(1)
         return tiny_model().state_dict(), {"epochs": 2}
 
-    fits = artifacts.state_fits(tiny_model())
+    fits = model_cache.state_fits(tiny_model())
     with caplog.at_level(logging.WARNING, logger="mirbench"):
-        state, info, cached = artifacts.load_or_train(tmp_path, key, train, fits=fits)
+        state, info, cached = model_cache.load_or_train(tmp_path, key, train, fits=fits)
     assert not cached and calls == [1] and info == {"epochs": 2}
-    assert str(artifacts.entry_dir(tmp_path, key)) in caplog.text
+    assert str(model_cache.entry_dir(tmp_path, key)) in caplog.text
     tiny_model().load_state_dict(state)
-    state, info, cached = artifacts.load_or_train(tmp_path, key, train, fits=fits)  # replaced: now it is reused
+    state, info, cached = model_cache.load_or_train(tmp_path, key, train, fits=fits)  # replaced: now it is reused
     assert cached and calls == [1] and info == {"epochs": 2} and fits(state) is None
 
 
 def test_a_cached_entry_that_is_not_a_state_dict_is_retrained(tmp_path):
     key = {"k": 1}
-    artifacts.load_or_train(tmp_path, key, lambda: ({"w": torch.zeros(1)}, {}))
-    torch.save([torch.zeros(1)], artifacts.entry_dir(tmp_path, key) / artifacts.MODEL_FILE)
-    state, _, cached = artifacts.load_or_train(tmp_path, key, lambda: ({"w": torch.ones(1)}, {}))
+    model_cache.load_or_train(tmp_path, key, lambda: ({"w": torch.zeros(1)}, {}))
+    torch.save([torch.zeros(1)], model_cache.entry_dir(tmp_path, key) / model_cache.MODEL_FILE)
+    state, _, cached = model_cache.load_or_train(tmp_path, key, lambda: ({"w": torch.ones(1)}, {}))
     assert not cached and torch.equal(state["w"], torch.ones(1))
 
 
@@ -349,11 +350,11 @@ def test_sigtia_retrains_a_cached_network_that_does_not_fit(tmp_path):
     train = TrackSet(data, data.tracks[::2], store)
     params = {"units": 8, "frames_per_track": 10, "max_epochs": 1, "n_estimators": 5, "regime": "relu-sgd", "aggregate": False}
     first = Sigtia2014MLP(**params).fit(train)
-    entry = artifacts.entry_dir(store.cache_dir, first.model_key(train, None))
-    state = torch.load(entry / artifacts.MODEL_FILE, weights_only=True)
+    entry = model_cache.entry_dir(store.cache_dir, first.model_key(train, None))
+    state = torch.load(entry / model_cache.MODEL_FILE, weights_only=True)
     name = next(iter(state))
     state[name] = torch.zeros(*state[name].shape[:-1], state[name].shape[-1] + 1)  # a layer of another width
-    torch.save(state, entry / artifacts.MODEL_FILE)
+    torch.save(state, entry / model_cache.MODEL_FILE)
     second = Sigtia2014MLP(**params).fit(train)
     assert second.training_info()["cached"] == 0
     for (k, a), (_, b) in zip(first.model_.state_dict().items(), second.model_.state_dict().items()):

@@ -16,14 +16,13 @@ import textwrap
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 
 from mirbench.cli import main
 from mirbench.registry import systems
 from mirbench.results import ResultsError, ResultStore
-from mirbench.runner import RunOptions, run_suite
+from mirbench.run import RunOptions, run_suite
 from mirbench.suite import load_suite
 from tests.helpers import synthetic_suite
 
@@ -133,7 +132,7 @@ def test_a_results_directory_of_another_suite_is_an_error(tmp_path, capsys):
 def test_a_changed_result_affecting_version_reruns(tmp_path, capsys, monkeypatch):
     path = write(tmp_path, synthetic_suite(PRIOR))
     cli_run(path, tmp_path / "results", capsys)
-    monkeypatch.setattr("mirbench.identity.RESULTS_VERSION", 99)
+    monkeypatch.setattr("mirbench.run.identity.RESULTS_VERSION", 99)
     code, out = cli_run(path, tmp_path / "results", capsys)
     assert "2 trials rerun: mirbench's result-affecting code changed" in out
 

@@ -262,7 +262,7 @@ def test_fixed_split_errors_never_print_the_lines_of_a_list_file(tmp_path):
 
 
 def test_gtzan_checksum_errors_never_print_the_json_they_read(tmp_path):
-    from mirbench.dataset import DatasetError
+    from mirbench.datasets.base import DatasetError
     from mirbench.datasets.gtzan import read_checksums
 
     path = tmp_path / "any.json"
@@ -339,7 +339,7 @@ def test_a_submission_that_is_not_a_regular_file_is_refused(tmp_path):
 def test_local_results_missing_planned_trials_are_listed_apart_in_both_formats(tmp_path):
     """A results directory whose plan.json plans three trials but holds two successful ones is not ranked."""
     from mirbench import leaderboard
-    from mirbench.identity import digest
+    from mirbench.run.identity import digest
     from mirbench.results import ResultStore
     from tests.test_leaderboard import record, suite
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mirbench.nn import FlexibleMaxPool, Standardise
+from mirbench.kit.nn import FlexibleMaxPool, Standardise
 
 ARCHITECTURES = ("k1c2", "k2c1", "k2c2", "crnn")
 K2C2_POOLS = ((2, 4), (2, 4), (2, 4), (3, 5), (4, 4))

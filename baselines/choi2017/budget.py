@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from mirbench_baselines.choi2017.architectures import build
-from mirbench.nn import n_parameters
+from mirbench.kit.nn import n_parameters
 
 TOLERANCE = 0.05  # the comparison is fair when every network is within 5 % of its budget
 MAX_WIDTH = 4096

@@ -15,8 +15,8 @@ from mirbench_baselines.choi2017.architectures import ARCHITECTURES, build
 from mirbench_baselines.choi2017.budget import solve_width
 from mirbench.frontends import LogMel
 from mirbench.system import TrackSet, check_positive_ints
-from mirbench.windowed import WindowedNetwork
-from mirbench.windows import Windows, band_statistics
+from mirbench.kit.window_network import WindowedNetwork
+from mirbench.kit.windows import Windows, band_statistics
 
 
 class Choi2017CNN(WindowedNetwork):

@@ -2,7 +2,7 @@
 
 Modules: `layers` (the strided convolution, compression nonlinearities,
 feature pooling), `model` (the network), `system` (the System class, on
-`mirbench.windowed.WindowedNetwork`).
+`mirbench.kit.window_network.WindowedNetwork`).
 """
 
 from mirbench_baselines.dieleman2014.system import Dieleman2014CNN

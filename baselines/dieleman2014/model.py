@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from mirbench_baselines.dieleman2014.layers import StridedConv1d, activation
-from mirbench.nn import Standardise
+from mirbench.kit.nn import Standardise
 
 
 @dataclass(frozen=True)

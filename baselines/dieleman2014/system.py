@@ -15,8 +15,8 @@ from mirbench_baselines.dieleman2014.layers import NONLINEARITIES, POOLINGS
 from mirbench_baselines.dieleman2014.model import Architecture, TagCNN
 from mirbench.frontends import LogMel, Waveform
 from mirbench.system import TrackSet, check_positive_ints
-from mirbench.windowed import WindowedNetwork
-from mirbench.windows import Windows, band_statistics
+from mirbench.kit.window_network import WindowedNetwork
+from mirbench.kit.windows import Windows, band_statistics
 
 INPUTS = ("mel", "raw")
 MIN_FFT = 512  # zero-pad shorter spectrogram windows: 128 mel bands at 16 kHz need bins of <= 31 Hz to be non-empty

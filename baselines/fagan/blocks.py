@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mirbench.nn import FlexibleMaxPool, Standardise
+from mirbench.kit.nn import FlexibleMaxPool, Standardise
 
 HEADS = ("fc", "fc-dropout", "gap")
 DOWNSAMPLES = ("pool", "stride")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from torch import nn
 
 from mirbench_baselines.fagan.blocks import Spec, ZooNetwork, conv_bn_relu, scaled
-from mirbench.nn import FlexibleMaxPool
+from mirbench.kit.nn import FlexibleMaxPool
 
 ALEXNET = (1, 8 / 3, 4, 4, 8 / 3)
 VGG16_GROUPS = ((1, 2), (2, 2), (4, 3), (8, 3), (8, 3))  # (channel multiplier, convolutions) per group

@@ -21,8 +21,8 @@ from mirbench_baselines.fagan import cnn, imagenet, recurrent, samplecnn
 from mirbench_baselines.fagan.blocks import DOWNSAMPLES, HEADS, Spec, ZooNetwork
 from mirbench.frontends import LogMel, Waveform
 from mirbench.system import TrackSet, check_positive_ints
-from mirbench.windowed import WindowedNetwork
-from mirbench.windows import Windows, band_statistics
+from mirbench.kit.window_network import WindowedNetwork
+from mirbench.kit.windows import Windows, band_statistics
 
 CELLS = ("lstm", "gru")
 MEL = {"n_fft", "hop_length", "n_mels"}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mirbench.dataset import DatasetError
+from mirbench.datasets.base import DatasetError
 from mirbench.system import TrackSet
 
 SOURCES = ("auto", "csv", "computed")

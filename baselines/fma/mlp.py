@@ -16,11 +16,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from mirbench_baselines.fma.features import N_FEATURES, check_source, resolve_source, track_features
-from mirbench import training
+from mirbench.kit import training
 from mirbench.device import to_device
-from mirbench.nn import n_parameters
+from mirbench.kit.nn import n_parameters
 from mirbench.system import System, TrackSet, is_int
-from mirbench.training import mean_loss, sgd_epoch
+from mirbench.kit.training import mean_loss, sgd_epoch
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU}
 OPTIMIZERS = ("adam", "sgd")

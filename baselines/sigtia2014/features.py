@@ -97,14 +97,14 @@ def window_frames(frontend, window_seconds: float, hop_seconds: float, frame_ste
 
 
 def n_windows(n_frames: int, size: int, hop: int) -> int:
-    """As `mirbench.aggregate.windows`: a track shorter than a window gives one window over all its frames."""
+    """As `mirbench.kit.aggregate.windows`: a track shorter than a window gives one window over all its frames."""
     return len(range(0, max(1, n_frames - size + 1), hop))
 
 
 def pooled_windows(h: torch.Tensor, size: int, hop: int) -> torch.Tensor:
     """Mean and (population) variance of (frames, dims) over windows of `size` every `hop`: (windows, 2 * dims).
 
-    Equal to `mirbench.aggregate.windows(h, size, hop, ("mean", "var"))` up to float32 rounding, computed on
+    Equal to `mirbench.kit.aggregate.windows(h, size, hop, ("mean", "var"))` up to float32 rounding, computed on
     the device by average pooling of the centred frames and their squares.
     """
     size = min(size, len(h))

@@ -8,7 +8,7 @@ of the model, as buffers, so a stored model carries its training statistics):
 - ``relu-sgd-dropout``: the same with dropout 0.25 after every hidden layer
   (none on the input);
 - ``sigmoid-hf``: sigmoid hidden units and sigmoid output units trained with
-  Hessian-free optimisation (`mirbench.optim.HessianFree`): gradient on all
+  Hessian-free optimisation (`mirbench.kit.optim.HessianFree`): gradient on all
   training frames, Gauss-Newton curvature on a fixed 25 % subset, initial
   damping 10, at most 250 CG iterations per step and 200 steps.
 
@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mirbench import training
+from mirbench.kit import training
 
 REGIMES = ("relu-sgd", "relu-sgd-dropout", "sigmoid-hf")
 SPARSE_CONNECTIONS = 15  # Martens (2010): each unit gets 15 non-zero incoming weights drawn from N(0, 1)
@@ -208,7 +208,7 @@ def fit_network(
 
 def _hf_steps(model, loss_fn, X, y, settings: Settings, generator):
     """An epoch function doing one Hessian-free iteration, and the counters it keeps."""
-    from mirbench.optim import HessianFree
+    from mirbench.kit.optim import HessianFree
 
     opt = HessianFree(model.parameters(), damping=settings.damping, max_cg_iters=settings.cg_iters)
     chunk = 8192

@@ -9,7 +9,7 @@ track; the track's scores are the vote fractions.
 
 The network depends only on the data it is trained on and on the training
 parameters, not on `layer`, `aggregate` or the forest, so it is stored in the
-model cache (`mirbench.artifacts`) under the FeatureStore's cache directory and
+model cache (`mirbench.kit.model_cache`) under the FeatureStore's cache directory and
 the 8 variants of Table 1 that differ downstream share one training.
 See docs/systems/sigtia2014.md.
 """
@@ -26,11 +26,11 @@ from sklearn.ensemble import RandomForestClassifier
 
 from mirbench_baselines.sigtia2014 import features as feats
 from mirbench_baselines.sigtia2014 import mlp, transfer
-from mirbench import artifacts
-from mirbench.aggregate import majority_vote, mean_scores, split_by_track
+from mirbench.kit import model_cache
+from mirbench.kit.aggregate import majority_vote, mean_scores, split_by_track
 from mirbench.device import to_device
 from mirbench.frontends import STFTMagnitude
-from mirbench.nn import n_parameters
+from mirbench.kit.nn import n_parameters
 from mirbench.system import System, TrackSet, check_positive_ints, is_int
 
 #: Bump when a change to the training code changes the weights trained from the same key.
@@ -157,7 +157,7 @@ class Sigtia2014MLP(System):
 
     @classmethod
     def data_dependencies(cls, params: dict) -> list[dict]:
-        """The pre-training dataset, when there is one: its audio is an input of the trial too (mirbench.identity)."""
+        """The pre-training dataset, when there is one: its audio is an input of the trial too (mirbench.run.identity)."""
         pretrain = params.get("pretrain")
         return [pretrain["dataset"]] if isinstance(pretrain, dict) and isinstance(pretrain.get("dataset"), dict) else []
 
@@ -253,8 +253,8 @@ class Sigtia2014MLP(System):
         settings = self.settings()
         activation = "sigmoid" if self.regime == "sigmoid-hf" else "relu"
         model = mlp.FrameMLP(self.frontend().n_dims, settings.units, len(train.classes), activation, settings.dropout)
-        state, info, cached = artifacts.load_or_train(
-            train.store.cache_dir, key, lambda: self._train_network(train, valid), fits=artifacts.state_fits(model)
+        state, info, cached = model_cache.load_or_train(
+            train.store.cache_dir, key, lambda: self._train_network(train, valid), fits=model_cache.state_fits(model)
         )
         model.load_state_dict(state)
         return model.to(train.device).eval(), info, cached

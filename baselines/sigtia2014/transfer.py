@@ -46,19 +46,11 @@ def check_spec(spec) -> dict:
 def pretraining_split(spec: dict, like: TrackSet) -> tuple[TrackSet, TrackSet | None]:
     """Train and valid TrackSets of the pre-training fold, sharing `like`'s store, device, data root and precision."""
     from mirbench.datasets import open_dataset
-    from mirbench.registry import protocols
-    from mirbench.runner import quick_subset
+    from mirbench.protocols import folds_of, quick_subset
 
     spec = check_spec(spec)
     dataset = open_dataset(spec["dataset"], like.data_root)
-    proto_spec = dict(spec["protocol"])
-    factory = protocols.get(proto_spec.pop("name"))
-    bound = getattr(factory, "dataset", None)
-    if bound and bound != spec["dataset"]["name"]:
-        raise ValueError(
-            f"pretrain.protocol {factory.name!r} is defined for the {bound!r} dataset, not {spec['dataset']['name']!r}"
-        )
-    folds = factory(**proto_spec).folds(dataset)
+    folds = folds_of(dataset, spec["protocol"])
     if spec["fold"] >= len(folds):
         raise ValueError(f"pretrain.fold is {spec['fold']}, but the protocol has {len(folds)} fold(s)")
     fold = folds[spec["fold"]]

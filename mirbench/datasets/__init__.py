@@ -7,7 +7,8 @@ import json
 import os
 from pathlib import Path
 
-from mirbench.dataset import Dataset, DatasetError
+from mirbench.cache import cache_root
+from mirbench.datasets.base import Dataset, DatasetError
 
 
 def data_root(explicit: str | Path | None = None) -> Path | None:
@@ -17,7 +18,8 @@ def data_root(explicit: str | Path | None = None) -> Path | None:
 
 
 @functools.lru_cache(maxsize=8)
-def _open(name: str, params_json: str, root: str | None) -> Dataset:
+def _open(name: str, params_json: str, root: str | None, cache: str) -> Dataset:
+    """`cache` (the cache root) is part of the key: a dataset built in one cache is not the one asked for in another."""
     from mirbench.registry import datasets
 
     factory = datasets.get(name)
@@ -35,4 +37,4 @@ def open_dataset(spec: dict, root: str | Path | None = None) -> Dataset:
     base = data_root(root)
     if base is not None and not base.is_dir():
         raise DatasetError(f"data root {base} does not exist; pass an existing directory to --data-root or MIRBENCH_DATA")
-    return _open(name, json.dumps(spec, sort_keys=True), str(base) if base else None)
+    return _open(name, json.dumps(spec, sort_keys=True), str(base) if base else None, str(cache_root()))

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import ClassVar
 
-from mirbench.dataset import Dataset, DatasetError, Track, UnknownEntryError, ValidationReport
+from mirbench.datasets.base import Dataset, DatasetError, Track, UnknownEntryError, ValidationReport
 from mirbench.fetch import Resource, checked, fetch, md5sum
 from mirbench.protocols import KFOLD, FixedSplit, Fold, Protocol, StratifiedGroupKFold
 

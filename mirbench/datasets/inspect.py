@@ -11,7 +11,7 @@ from collections import Counter
 
 from tabulate import tabulate
 
-from mirbench.dataset import Dataset, ValidationReport, warnings_by_kind
+from mirbench.datasets.base import Dataset, ValidationReport, warnings_by_kind
 from mirbench.protocols import Fold
 
 LISTED = 10  # problems listed by name per kind; the rest are counted

@@ -16,7 +16,7 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
-from mirbench.dataset import Dataset, DatasetError, Track, UnknownEntryError
+from mirbench.datasets.base import Dataset, DatasetError, Track, UnknownEntryError
 from mirbench.protocols import Fold, Protocol, StratifiedGroupKFold
 
 __all__ = ["ISMIR2004Dataset", "ISMIR2004TrainDev", "CLASSES", "SUBSETS", "read_tracklist"]

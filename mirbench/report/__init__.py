@@ -13,7 +13,7 @@ from tabulate import tabulate
 from mirbench.errors import MirbenchError
 from mirbench.report import per_class, sections, significance, tables, xy
 from mirbench.report.plots import confusion_by_variant, plot_confusions, plot_filter_spectra
-from mirbench.report.table import Layout, cells, grid, published_value
+from mirbench.report.cells import Layout, cells, grid, published_value
 from mirbench.report.values import is_record_value, value_kind
 from mirbench.results import ResultStore, ran_quick
 

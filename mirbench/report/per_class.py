@@ -8,7 +8,7 @@ import io
 from tabulate import tabulate
 
 from mirbench.metrics import summarise
-from mirbench.report.table import (
+from mirbench.report.cells import (
     Cell,
     Layout,
     column_order,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mirbench.report.table import variant_name, varying_params
+from mirbench.report.cells import variant_name, varying_params
 
 
 def confusion_by_variant(records: list[dict]) -> dict[str, tuple[list[str], np.ndarray]]:

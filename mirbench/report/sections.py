@@ -8,7 +8,7 @@ from tabulate import tabulate
 
 from mirbench.metrics import CLASS_AVERAGED, summarise
 from mirbench.results import ran_quick
-from mirbench.report.table import by_variant
+from mirbench.report.cells import by_variant
 
 
 def describe_params(params: dict) -> str:

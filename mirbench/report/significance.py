@@ -13,7 +13,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from mirbench.metrics import METRICS, summarise
-from mirbench.report.table import by_variant
+from mirbench.report.cells import by_variant
 from mirbench.report.values import is_record_value
 from mirbench.stats import compare_records, variance_components
 

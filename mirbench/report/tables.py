@@ -8,7 +8,7 @@ import io
 from tabulate import tabulate
 
 from mirbench.report.sections import macro_coverage
-from mirbench.report.table import Layout, cells, dimensions, grid, matches, published_value, varying_params
+from mirbench.report.cells import Layout, cells, dimensions, grid, matches, published_value, varying_params
 
 
 def table_specs(suite: dict) -> list[dict]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mirbench.metrics import summarise
 from mirbench.report.plots import save
-from mirbench.report.table import dimensions, matches, natural, varying_params, where_items
+from mirbench.report.cells import dimensions, matches, natural, varying_params, where_items
 from mirbench.report.values import MISSING, lookup
 
 

@@ -11,13 +11,14 @@ import itertools
 import json
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from mirbench.dataset import DatasetError
+from mirbench.datasets.base import DatasetError
 from mirbench.suite.params import accepted_params, check_kind_lists, check_kinds, check_names, raised, vet
 from mirbench.suite.report_checks import check_report
 from mirbench.suite.schema import SCHEMA, SuiteError, brief, check, nearest
+from mirbench.suite.variant import Variant
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -31,25 +32,6 @@ __all__ = ["Suite", "Variant", "SuiteError", "load_suite", "expand_grid", "accep
 MAX_VARIANTS = 10_000
 #: The deepest nesting of tables and arrays a suite file may have (a suite needs five or so levels).
 MAX_DEPTH = 32
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One system with one full set of parameters (a point of the suite's grid)."""
-
-    system: str
-    label: str
-    params: dict = field(hash=False)
-
-    @property
-    def id(self) -> str:
-        """A file-name-safe id: the label plus a short hash of the parameters."""
-        digest = hashlib.sha256(json.dumps([self.system, self.params], sort_keys=True).encode()).hexdigest()[:8]
-        slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in self.label.lower()).strip("-")
-        return f"{slug}-{digest}"
-
-    def describe(self) -> dict:
-        return {"system": self.system, "label": self.label, "params": self.params, "id": self.id}
 
 
 @dataclass

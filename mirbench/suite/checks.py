@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mirbench.dataset import DatasetError
+from mirbench.datasets.base import DatasetError
 from mirbench.datasets import data_root
 from mirbench.registry import datasets
 from mirbench.suite import Suite

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from mirbench.suite.schema import SuiteError, nearest
 
 if TYPE_CHECKING:
-    from mirbench.suite import Variant
+    from mirbench.suite.variant import Variant
 
 LAYOUT_DIMENSIONS = ("system", "variant", "metric")
 
@@ -129,7 +129,7 @@ def check_where(conditions: dict, path: str, dims: set[str], variants, metrics, 
 
 def dimension_values(dim: str, variants: list[Variant], metrics) -> set[str]:
     """The values (as text, as the report compares them) a layout dimension takes over the suite's variants."""
-    from mirbench.report.table import variant_name, varying_params
+    from mirbench.report.cells import variant_name, varying_params
 
     if dim == "metric":
         return set(metrics)

@@ -19,8 +19,8 @@ from mirbench_baselines.choi2017.architectures import conv_block
 from mirbench_baselines.dieleman2014.layers import StridedConv1d
 from mirbench.audio import load_audio
 from mirbench.frontends import MFCC, LogMel, STFTMagnitude
-from mirbench.optim import HessianFree
-from mirbench.optim.gauss_newton import GaussNewton
+from mirbench.kit.optim import HessianFree
+from mirbench.kit.optim.gauss_newton import GaussNewton
 
 SR = 22050
 FRONTENDS = {"stft": STFTMagnitude, "logmel": LogMel, "mfcc": MFCC}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numbers
 from pathlib import Path
 
-from mirbench.dataset import Dataset, DatasetError, Track
+from mirbench.datasets.base import Dataset, DatasetError, Track
 from mirbench.datasets.corpus.builder import build
 from mirbench.datasets.corpus.cache import BUILD_VERSION, SAMPLE_RATE, read_manifest
 from mirbench.datasets.corpus.labels import STYLES, TAG_VOCABULARY

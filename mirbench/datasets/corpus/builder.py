@@ -169,7 +169,7 @@ def select(out: Path, params: dict, progress: bool, workers: int) -> tuple[list[
                         chosen[s].append(rec)
             exhausted = [s for s in STYLES if len(chosen[s]) < n and pos[s] >= len(order[s])]
             if exhausted:
-                from mirbench.dataset import DatasetError
+                from mirbench.datasets.base import DatasetError
 
                 raise DatasetError(
                     f"corpus: only {[len(chosen[s]) for s in exhausted]} clips could be built for {exhausted}; "

@@ -25,14 +25,10 @@ MANIFEST_FORMAT = 1
 
 
 def cache_root(cache_dir: str | Path | None = None) -> Path:
-    """`cache_dir`, else `$MIRBENCH_CACHE`, else the user cache directory of mirbench."""
-    if cache_dir is None:
-        cache_dir = os.environ.get("MIRBENCH_CACHE")
-    if cache_dir is None:
-        import platformdirs
+    """`cache_dir`, else mirbench's cache root (mirbench.cache)."""
+    from mirbench import cache
 
-        cache_dir = platformdirs.user_cache_dir("mirbench")
-    return Path(cache_dir).expanduser()
+    return Path(cache_dir).expanduser() if cache_dir is not None else cache.cache_root()
 
 
 #: The packages whose code shapes the audio or the labels: the scores and their parser (music21), the MIDI writer
@@ -157,7 +153,7 @@ def read_manifest(path: Path, params: dict | None = None) -> dict | None:
 
 def damaged(path: Path, what: str):
     """The error for a damaged manifest: its file, what is wrong, and the fix."""
-    from mirbench.dataset import DatasetError
+    from mirbench.datasets.base import DatasetError
 
     return DatasetError(f"corpus: {path}: {what} (a damaged build): delete {path.parent} to rebuild it")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mirbench.dataset import Dataset, DatasetError, Track, ValidationReport
+from mirbench.datasets.base import Dataset, DatasetError, Track, ValidationReport
 from mirbench.datasets.fma import metadata
 from mirbench.datasets.fma.metadata import SUBSETS
 

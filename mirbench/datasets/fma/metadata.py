@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mirbench.dataset import DatasetError
+from mirbench.datasets.base import DatasetError
 
 SUBSETS = ("small", "medium", "large")  # each includes the ones before it
 SPLITS = ("training", "validation", "test")

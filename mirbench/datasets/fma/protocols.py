@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from mirbench.dataset import Dataset, DatasetError
+from mirbench.datasets.base import Dataset, DatasetError
 from mirbench.protocols import Fold, Protocol
 
 PARTS = {"training": "train", "validation": "valid", "test": "test"}

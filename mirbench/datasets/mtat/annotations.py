@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mirbench.dataset import DatasetError
+from mirbench.datasets.base import DatasetError
 
 ANNOTATIONS = "annotations_final.csv"
 #: The 16 directories of the published archive, in order.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mirbench.dataset import Dataset, DatasetError, Track, UnknownEntryError, ValidationReport
+from mirbench.datasets.base import Dataset, DatasetError, Track, UnknownEntryError, ValidationReport
 from mirbench.datasets.mtat.annotations import ANNOTATIONS, DIRECTORIES, read_annotations, song_of, top_tags
 from mirbench.fetch import FetchError
 

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from mirbench.dataset import UnknownEntryError
+from mirbench.datasets.base import UnknownEntryError
 from mirbench.fetch import FetchError, Resource, checked, fetch
 
 REPOSITORY = "minzwon/sota-music-tagging-models"

@@ -11,7 +11,7 @@ import os
 import warnings
 from typing import ClassVar
 
-from mirbench.dataset import Dataset
+from mirbench.datasets.base import Dataset
 from mirbench.datasets.mtat.annotations import DIRECTORIES, N_ROWS
 from mirbench.datasets.mtat.dataset import KNOWN_BAD
 from mirbench.datasets.mtat.lists import PUBLISHED_SIZES, TAGS, TEST, VALID, published, read_entries, resolve

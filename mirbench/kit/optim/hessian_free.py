@@ -25,8 +25,8 @@ from typing import Callable, Sequence
 import torch
 from torch.func import functional_call, grad, vmap
 
-from mirbench.optim.cg import conjugate_gradient
-from mirbench.optim.gauss_newton import GaussNewton, LossFn, as_chunks, batch_size, parameter_names
+from mirbench.kit.optim.cg import conjugate_gradient
+from mirbench.kit.optim.gauss_newton import GaussNewton, LossFn, as_chunks, batch_size, parameter_names
 
 PRECONDITIONERS = (None, "martens")
 

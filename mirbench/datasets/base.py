@@ -14,6 +14,7 @@ from typing import Literal, Mapping, Sequence
 
 import numpy as np
 
+from mirbench.audio import AudioError, check_samples, load_audio, probe
 from mirbench.errors import MirbenchError
 
 Task = Literal["single-label", "multi-label"]
@@ -26,21 +27,6 @@ class DatasetError(MirbenchError):
 class UnknownEntryError(DatasetError, ValueError):
     """A label file or split list names a class or track the dataset does not have; the message names the file,
     the line or track, and the unknown entry (a ValueError too, as protocols raise for lists that do not fit)."""
-
-
-class AudioError(Exception):
-    """A track's audio cannot be read or decoded. `kind` is the ValidationReport problem kind it is filed
-    under ("unreadable", "non-finite" or "out-of-range"); `track_id` names the track where the caller knows it."""
-
-    def __init__(self, message: str, track_id: str | None = None, kind: str = "unreadable"):
-        super().__init__(message)
-        self.track_id = track_id
-        self.kind = kind
-
-    @classmethod
-    def of_track(cls, track_id: str, exc: "AudioError") -> "AudioError":
-        """`exc` with the track's id in front of its message and attached (its kind kept)."""
-        return cls(f"track {track_id!r}: {exc}", track_id, exc.kind)
 
 
 @dataclass(frozen=True)
@@ -195,16 +181,12 @@ class Dataset:
 
     def load_audio(self, track: Track, sample_rate: int) -> np.ndarray:
         """Mono float32 audio of `track` at `sample_rate`; raises AudioError when unreadable."""
-        from mirbench.audio import load_audio
-
         return load_audio(track.path, sample_rate)
 
     def validate(self) -> ValidationReport:
         """Check that every track's file exists, its audio decodes (header, first and last blocks, every sample of
         a float file: finite, and not far outside [-1, 1]), and its sample rate is the published one; tracks with a
         problem are skipped by runs."""
-        from mirbench.audio import check_samples, probe
-
         report = ValidationReport(self.name, len(self.tracks))
         for t in self.tracks:
             if not Path(t.path).exists():

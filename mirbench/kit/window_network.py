@@ -1,12 +1,12 @@
 """A System that trains a torch network on fixed-length windows of cached features and scores a clip by its windows' mean.
 
 `WindowedNetwork` is the shared machinery of the end-to-end and spectrogram
-networks: minibatches of random windows (`mirbench.windows.Windows`), a
+networks: minibatches of random windows (`mirbench.kit.windows.Windows`), a
 sigmoid/binary cross-entropy head for tags or softmax/cross-entropy for
 classes, validation every `updates_per_epoch` updates on clip scores (the
 mean over each clip's consecutive windows) with the best macro ROC-AUC kept (the
 log loss where the validation set has a single class)
-(`mirbench.training.train`), and the numbers a report wants: updates, the
+(`mirbench.kit.training.train`), and the numbers a report wants: updates, the
 best one, windows per second and seconds per training window.
 
 A subclass stores its own and these parameters in `__init__` (`batch_size`,
@@ -24,13 +24,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mirbench import training
-from mirbench.aggregate import majority_vote, mean_scores, split_by_track
+from mirbench.kit import training
+from mirbench.kit.aggregate import majority_vote, mean_scores, split_by_track
 from mirbench.device import autocast, to_device
 from mirbench.metrics import roc_auc
-from mirbench.nn import n_parameters
+from mirbench.kit.nn import n_parameters
 from mirbench.system import System, TrackSet, check_positive_ints
-from mirbench.windows import Windows
+from mirbench.kit.windows import Windows
 
 OPTIMIZERS = ("sgd", "adam")
 AGGREGATES = ("mean", "vote")

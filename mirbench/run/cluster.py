@@ -1,6 +1,6 @@
 """Trials on a Dask cluster: an existing scheduler (`tcp://HOST:PORT`) or a local one started for the run.
 
-The client submits one task per trial (`mirbench.trial.execute`, a plain
+The client submits one task per trial (`mirbench.run.trial.execute`, a plain
 function of a picklable spec) and hands each record to the runner as its
 future completes, so the result store is written by one process only and a
 run stopped at any moment keeps every finished trial. A trial whose worker
@@ -28,7 +28,7 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from mirbench.errors import MirbenchError
-from mirbench.trial import TrialSpec, execute
+from mirbench.run.trial import TrialSpec, crashed, execute
 
 RETRIES = 1
 SCHEDULER_CONFIG = {"distributed.scheduler.allowed-failures": RETRIES, "distributed.scheduler.worker-saturation": 1.0}
@@ -128,6 +128,16 @@ def client_for(address: str):
     return Client(cluster), cluster
 
 
+class DaskCluster:
+    """The executor of `--cluster`: an existing scheduler or a local cluster (mirbench.run.executors has the others)."""
+
+    def __init__(self, address: str):
+        self.address = address
+
+    def run(self, specs: list[TrialSpec], finish: Callable[[dict], None]) -> None:
+        run_on_cluster(specs, self.address, finish)
+
+
 def run_on_cluster(specs: list[TrialSpec], address: str, finish: Callable[[dict], None]) -> None:
     """Run `specs` on the cluster at `address`; `finish(record)` is called in this process as each completes."""
     client, cluster = client_for(address)  # first: without dask, a ClusterError saying what to install
@@ -167,8 +177,6 @@ def killed(exc: BaseException) -> bool:
 def lost(spec: TrialSpec, exc: Exception) -> dict:
     """The record of a trial whose worker died too often (KilledWorker, also when run by itself) or whose task was
     lost otherwise."""
-    from mirbench.runner import crashed
-
     if killed(exc):
         deaths = getattr(exc, "allowed_failures", RETRIES) + 1
         message = (f"the worker running this trial died {deaths} times among the other trials, and {deaths} times "

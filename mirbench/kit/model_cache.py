@@ -34,7 +34,7 @@ from typing import Callable
 
 import torch
 
-log = logging.getLogger("mirbench.artifacts")
+log = logging.getLogger("mirbench.kit.model_cache")
 
 MODEL_FILE = "model.pt"
 INFO_FILE = "info.json"

@@ -27,7 +27,7 @@ import torch
 
 from mirbench.device import autocast
 
-log = logging.getLogger("mirbench.training")
+log = logging.getLogger("mirbench.kit.training")
 
 
 @dataclass

@@ -1,7 +1,7 @@
-"""One trial = one (system variant, fold, seed): plan them, and run one to a result record.
+"""One trial = one (system variant, fold, seed), run to its result record.
 
-`execute` is a plain function of a picklable `TrialSpec`, so the runner can call
-it inline, in a process pool or on a cluster. It never raises: a failure
+`execute` is a plain function of a picklable `TrialSpec`, so every executor
+(mirbench.run.executors) can call it: in this process, in a pool or on a cluster. It never raises: a failure
 becomes a record with status "failed" and its reason.
 """
 
@@ -42,7 +42,7 @@ class TrialSpec:
     keep: frozenset | None = None  # the --quick subset of track ids, None for all
     precision: str = "auto"  # auto | fp32 | bf16 (mirbench.device.resolve_precision)
     system_target: str | None = None  # "module:attr" of the system, so workers need not share the parent's registry
-    identity: dict = field(default_factory=dict, hash=False)  # mirbench.identity: what the stored record must match
+    identity: dict = field(default_factory=dict, hash=False)  # mirbench.run.identity: what the stored record must match
 
     def usable(self, ids) -> list[str]:
         return [i for i in ids if i not in self.skipped and (self.keep is None or i in self.keep)]
@@ -93,18 +93,21 @@ def execute(spec: TrialSpec) -> dict:
     it, and the record lists it among `skipped` with the reason. Features computed before
     are in the cache, so the restart costs little.
     """
-    while True:
-        record, unusable = attempt(spec)
-        if unusable is None:
-            return record
-        spec = replace(spec, skipped={**spec.skipped, **unusable})
+    from mirbench.cache import using
+
+    with using(spec.cache_dir):  # the cache root the run was planned with, in whichever process this runs
+        while True:
+            record, unusable = attempt(spec)
+            if unusable is None:
+                return record
+            spec = replace(spec, skipped={**spec.skipped, **unusable})
 
 
 def attempt(spec: TrialSpec) -> tuple[dict, dict | None]:
     """One run of a trial: its record, and {track id: reason} when a track's audio failed to decode (else None)."""
     import torch
 
-    from mirbench.dataset import AudioError
+    from mirbench.audio import AudioError
     from mirbench.datasets import open_dataset
     from mirbench.device import memory_meter, out_of_memory, precision_used, release, resolve_device, resolve_precision
     from mirbench.features import FeatureStore
@@ -159,3 +162,10 @@ def attempt(spec: TrialSpec) -> tuple[dict, dict | None]:
     if device is not None:
         release(device)  # after the except block: the traceback no longer holds the trial's tensors
     return finished(record), unusable
+
+
+def crashed(spec: TrialSpec, kind: str = "WorkerDied", message: str = "the worker process running this trial died") -> dict:
+    """The record of a trial whose worker process died (killed, out of memory), or was lost on a cluster."""
+    record = failed_record(spec, {"type": kind, "message": message, "traceback": ""})
+    record["provenance"]["finished_at"] = now()
+    return record
