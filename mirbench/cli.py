@@ -1,4 +1,4 @@
-"""The `mirbench` command: list, validate, run, report, data, check-system, features.
+"""The `mirbench` command: list, validate, run, report, schema, data, check-system, features.
 
 A mistake the user can fix (a bad suite, a missing dataset, an unknown name)
 is a `MirbenchError`, caught once in `main()`: one `error:` line, exit 2. Any
@@ -162,6 +162,16 @@ def cmd_report(args) -> int:
     paths = write_report(results, reports_dir(results, quick, args.reports))
     for path in paths:
         print(f"wrote {path}")
+    return 0
+
+
+def cmd_schema(args) -> int:
+    """The JSON Schema (draft 2020-12) of a trial record, as every reader checks it: indented, keys sorted."""
+    import json
+
+    from mirbench.record import json_schema
+
+    print(json.dumps(json_schema(), indent=1, sort_keys=True))
     return 0
 
 
@@ -469,6 +479,9 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--reports", help="output directory (default reports/; for a --quick run, the results "
                      "directory's report/)")
     rep.set_defaults(func=cmd_report)
+
+    sch = sub.add_parser("schema", help="print the JSON Schema of a trial record (mirbench.trial/1)")
+    sch.set_defaults(func=cmd_schema)
 
     data = sub.add_parser("data", help="inspect a dataset copy or a protocol's splits")
     data_sub = data.add_subparsers(dest="data_command", required=True)

@@ -8,7 +8,12 @@ and the builder that fills it in; every record written carries `"schema": "mirbe
 
 `plan.json` lists the run's planned trials as {trial id: digest of its identity}: `records()` yields only the
 records of that plan, so a report never mixes in a stale or foreign record.
-A record is validated when it is read (`record_problem`); the runner sets an invalid one aside and reruns it.
+A record is validated when it is read (`record_problem`): the runner sets an invalid one aside and reruns it, and
+every other reader (reports, the leaderboard, submissions, compare) reads through `records()`, which refuses an
+invalid record with a `ResultsError` naming its file. Records of older mirbench versions load as they are: every
+record ever written carries "schema", and the keys added since (`identity`, `dataset.content_fingerprint`,
+`macro_excluded`, `fold.class_counts`, `resources`, ...) are optional; one without `identity` is rerun by
+`mirbench run`, never reused.
 """
 
 from __future__ import annotations
@@ -55,7 +60,6 @@ class ResultStore:
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
-        self.invalid: list[tuple[Path, str]] = []  # (file, problem) of records `records()` passed over
 
     @property
     def trials_dir(self) -> Path:
@@ -138,21 +142,25 @@ class ResultStore:
         return plan if isinstance(plan, dict) else None
 
     def records(self) -> Iterator[dict]:
-        """The valid records of the planned trials (every valid record when suite.json has no plan), in file-name
-        order; records passed over as invalid are listed in `self.invalid`."""
+        """The records of the planned trials (every record when there is no plan), in file-name order. A file of
+        the plan (any file, without one) that is not a valid record raises a ResultsError naming it: a reader never
+        reports around it. Files of trials outside the plan are not read."""
         from mirbench.run.identity import digest
 
         plan = self.planned()
-        self.invalid = []
         for path in sorted(self.trials_dir.glob("*.json")):
+            if plan is not None and path.stem not in plan:
+                continue  # a trial of another run's plan: never this run's, whatever the file holds
             record, problem = self._load(path)
             if problem:
-                self.invalid.append((path, problem))
-                continue
+                raise ResultsError(
+                    f"{path} is not a valid trial record ({problem}): run its suite again with 'mirbench run SUITE "
+                    f"--results {self.root}', which sets the file aside and reruns that trial, or delete the file"
+                )
             if record is None:
                 continue
-            if plan is not None and plan.get(record["trial_id"]) != digest(record.get("identity")):
-                continue  # a stale record, or one of another run's plan: never reported as this run's
+            if plan is not None and plan[path.stem] != digest(record.get("identity")):
+                continue  # a stale record, made from other inputs than the plan's: never reported as this run's
             yield record
 
     # -- one writer at a time ------------------------------------------------------------------------

@@ -1,17 +1,20 @@
 """The trial record as code (issue #18): every record a run writes validates against `mirbench schema`
 (`mirbench.record.json_schema()`), checked with jsonschema, the reference validator; a record that does not is one
-line naming the key path, never the value."""
+line naming the key path, never the value; every reader refuses it with one line naming the file; and records of
+the first mirbench still load."""
 
 from __future__ import annotations
 
 import copy
 import json
+import shutil
 import textwrap
 from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
 
+from mirbench.cli import main
 from mirbench.record import SCHEMA_ID, finished, json_schema, new_record, problem, with_error
 from mirbench.registry import systems
 from mirbench.results import SCHEMA, ResultStore, record_problem
@@ -22,26 +25,80 @@ from tests.helpers import synthetic_suite
 SYSTEMS = '[[systems]]\nname = "test.prior"\nlabel = "Prior"\ngrid = { fail = [false, true] }\n'
 
 
-def run_tiny(folder: Path, text: str) -> list[dict]:
-    """Run `text` (a suite) into `folder`/results; the records as written, read raw from their files."""
+@pytest.fixture(autouse=True)
+def prior_system():
+    systems.register("test.prior", "tests.helpers:PriorSystem")
+
+
+def run_tiny(folder: Path, text: str) -> Path:
+    """Run `text` (a suite, `folder`/tiny.toml) into `folder`/results, which it returns."""
     systems.register("test.prior", "tests.helpers:PriorSystem")
     path = folder / "tiny.toml"
     path.write_text(textwrap.dedent(text))
     run_suite(load_suite(path), RunOptions(results=folder / "results", progress=False, device="cpu"))
-    return [json.loads(p.read_text()) for p in sorted((folder / "results" / "trials").glob("*.json"))]
+    return folder / "results"
+
+
+def files(results: Path) -> list[Path]:
+    return sorted((results / "trials").glob("*.json"))
 
 
 @pytest.fixture(scope="module")
-def written(tmp_path_factory) -> list[dict]:
-    """The records of a single-label and a multi-label run, ok and failed trials in each."""
+def runs(tmp_path_factory) -> list[Path]:
+    """The results of a single-label and a multi-label run, ok and failed trials in each (two folds of two
+    variants: four trials each)."""
     single = run_tiny(tmp_path_factory.mktemp("single"), synthetic_suite(SYSTEMS))
     multi = synthetic_suite(SYSTEMS).replace('metrics = ["accuracy"]', 'metrics = ["roc_auc_macro"]')
     multi = run_tiny(tmp_path_factory.mktemp("multi"), multi.replace("per_class = 4", 'per_class = 4\ntask = "multi-label"'))
-    return single + multi
+    return [single, multi]
+
+
+@pytest.fixture(scope="module")
+def written(runs) -> list[dict]:
+    """The records of `runs` as written, read raw from every trial file."""
+    return [json.loads(p.read_text()) for results in runs for p in files(results)]
+
+
+@pytest.fixture
+def copied(runs, tmp_path) -> Path:
+    """A copy of the single-label run (results/ and its suite file), for a test to change."""
+    shutil.copytree(runs[0].parent, tmp_path / "run")
+    return tmp_path / "run" / "results"
+
+
+def printed_schema(capsys) -> dict:
+    """What `mirbench schema` prints, parsed."""
+    capsys.readouterr()
+    assert main(["schema"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_every_trial_file_a_run_writes_validates_against_what_mirbench_schema_prints(runs, capsys):
+    schema = printed_schema(capsys)
+    Draft202012Validator.check_schema(schema)
+    assert schema == json_schema()
+    validator = Draft202012Validator(schema)
+    for results in runs:
+        planned = json.loads((results / "plan.json").read_text())["trials"]
+        assert [p.stem for p in files(results)] == sorted(planned)  # every trial of the plan, none else
+        for path in files(results):
+            record = json.loads(path.read_text())
+            errors = [e.message for e in validator.iter_errors(record)]
+            assert errors == [], f"{path.name}: {errors}"
+            assert record["schema"] == SCHEMA_ID
+
+
+def test_mirbench_schema_prints_indented_json_in_a_stable_key_order(capsys):
+    printed_schema(capsys)
+    main(["schema"])
+    out = capsys.readouterr().out
+    assert out == json.dumps(json_schema(), indent=1, sort_keys=True) + "\n"
+    assert out.startswith('{\n "$schema": "https://json-schema.org/draft/2020-12/schema",\n')
 
 
 def test_every_record_a_run_writes_validates_against_the_schema(written):
     validator = Draft202012Validator(json_schema())
+    assert len(written) == 8
     assert {(r["dataset"]["task"], r["status"]) for r in written} == {
         ("single-label", "ok"), ("single-label", "failed"), ("multi-label", "ok"), ("multi-label", "failed")}
     for record in written:
@@ -138,3 +195,104 @@ def test_a_store_sets_aside_what_the_schema_rejects(tmp_path, written):
     record["fold"]["index"] = "zero"
     store.write(record)
     assert store.load(record["trial_id"]) == (None, "'fold.index' is not an integer")
+
+
+# ----------------------------------------------------------------------------- every reader refuses an invalid record
+
+
+def break_one(results: Path) -> Path:
+    """Make the first successful trial's file invalid (a fold index that is text); the file."""
+    victim = next(p for p in files(results) if json.loads(p.read_text())["status"] == "ok")
+    record = json.loads(victim.read_text())
+    record["fold"]["index"] = "zero"
+    victim.write_text(json.dumps(record))
+    return victim
+
+
+def refusal(victim: Path) -> str:
+    return f"{victim} is not a valid trial record ('fold.index' is not an integer): run its suite again with "
+
+
+def test_an_invalid_record_makes_the_report_one_error_line_naming_the_file(copied, tmp_path, capsys):
+    victim = break_one(copied)
+    capsys.readouterr()
+    code = main(["report", str(copied), "--reports", str(tmp_path / "reports")])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == "" and len(captured.err.splitlines()) == 1
+    assert captured.err.startswith("error: " + refusal(victim)), captured.err
+    assert f"--results {copied}'" in captured.err and "Traceback" not in captured.err
+    assert not (tmp_path / "reports").exists()  # nothing written around the hole
+
+
+@pytest.mark.parametrize("argv", [
+    ["submit", "{results}", "--out", "{tmp}/s.json"],
+    ["compare", "{results}", "Prior", "Prior"],
+])
+def test_an_invalid_record_is_one_error_line_for_every_reader(copied, tmp_path, capsys, argv):
+    victim = break_one(copied)
+    capsys.readouterr()
+    code = main([a.format(results=copied, tmp=tmp_path) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2 and err.splitlines() == [err.strip()] and err.startswith("error: " + refusal(victim)), err
+
+
+def test_the_leaderboard_skips_a_results_directory_with_an_invalid_record_naming_the_file(copied, tmp_path, capsys):
+    victim = break_one(copied)
+    capsys.readouterr()
+    code = main(["leaderboard", str(copied), "--reports", str(tmp_path / "lb")])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 2
+    assert err[0].startswith(f"skipped {copied}: " + refusal(victim)), err
+    assert err[1:] == ["error: nothing to rank: give results directories or verified submission files"]
+
+
+def test_a_stray_file_outside_the_plan_is_not_read(copied, tmp_path):
+    """A trial dropped from the suite leaves its file behind: whatever it holds, it is no record of this run."""
+    (copied / "trials" / "gone.fold0.seed0.json").write_text("{not json")
+    assert len(list(ResultStore(copied).records())) == 4
+    assert main(["report", str(copied), "--reports", str(tmp_path / "reports")]) == 0
+
+
+# ----------------------------------------------------------------------------- old records
+
+#: What mirbench has added to a record since its first version (baba691; records of it and of c35776b, f6dbbd8 and
+#: ee07d0d, made by a run of each, validate as they are): every record ever written carries "schema".
+ADDED_SINCE_THE_FIRST = ("identity", "macro_excluded", "resources", "training", "diagnostics", "dataset.content_fingerprint",
+                         "fold.class_counts", "provenance.cpu_kernels", "provenance.precision",
+                         "provenance.precision_requested")
+
+
+def first_shape(record: dict) -> dict:
+    """`record` as the first mirbench wrote it."""
+    old = copy.deepcopy(record)
+    for key in ADDED_SINCE_THE_FIRST:
+        *parent, last = key.split(".")
+        (old[parent[0]] if parent else old).pop(last, None)
+    return old
+
+
+def test_a_record_of_the_first_mirbench_loads_as_it_is(copied, tmp_path):
+    (copied / "plan.json").unlink()  # plans came with identities
+    suite = json.loads((copied / "suite.json").read_text())
+    suite["quick"] = suite.pop("quick_run")  # where the first suite.json kept the flag
+    (copied / "suite.json").write_text(json.dumps(suite))
+    for path in files(copied):
+        path.write_text(json.dumps(first_shape(json.loads(path.read_text()))))
+    records = list(ResultStore(copied).records())
+    assert len(records) == 4 and all("identity" not in r and "macro_excluded" not in r for r in records)
+    assert main(["report", str(copied), "--reports", str(tmp_path / "reports")]) == 0
+    assert "| Prior" in next((tmp_path / "reports").glob("*.md")).read_text()
+
+
+def test_a_record_without_an_identity_is_rerun_never_reused(copied, capsys):
+    for path in files(copied):
+        path.write_text(json.dumps(first_shape(json.loads(path.read_text()))))
+    suite = copied.parent / "tiny.toml"
+    code = main(["run", str(suite), "--results", str(copied), "--reports", str(copied.parent / "reports"),
+                 "--no-progress", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert code == 1  # the variant that fails on purpose
+    assert "4 trials: 0 already done, 2 ran ok, 2 failed" in out
+    assert "4 trials rerun: the stored record has no trial identity (written by an older mirbench)" in out
+    assert all("identity" in json.loads(p.read_text()) for p in files(copied))

@@ -163,7 +163,7 @@ def test_results_dir_without_ok_trials(results, tmp_path):
     (tmp_path / "suite.json").write_text((results / "suite.json").read_text())
     trial = json.loads(next((results / "trials").glob("*.json")).read_text())
     (tmp_path / "trials").mkdir()
-    (tmp_path / "trials" / "t.json").write_text(json.dumps({**trial, "status": "failed"}))
+    (tmp_path / "trials" / f"{trial['trial_id']}.json").write_text(json.dumps({**trial, "status": "failed"}))
     with pytest.raises(ValueError, match="holds no successful trial"):
         bundle(tmp_path)
 

@@ -167,7 +167,7 @@ def test_an_invalid_record_is_set_aside_and_rerun(tmp_path, capsys, content):
     assert code == 0
 
 
-def test_the_report_passes_over_an_invalid_record_instead_of_crashing(tmp_path, capsys, caplog):
+def test_the_report_refuses_an_invalid_record_with_one_line_naming_it_instead_of_crashing(tmp_path, capsys):
     path = write(tmp_path, synthetic_suite(PRIOR))
     results = tmp_path / "results"
     cli_run(path, results, capsys)
@@ -175,8 +175,9 @@ def test_the_report_passes_over_an_invalid_record_instead_of_crashing(tmp_path, 
     victim.write_text(json.dumps({"status": "ok", "trial_id": victim.stem}))
     code = main(["report", str(results), "--reports", str(tmp_path / "again")])
     captured = capsys.readouterr()
-    assert code == 0 and "Traceback" not in captured.err
-    assert f"{victim} is not a valid trial record ('variant' is missing or is not an object)" in caplog.text
+    assert code == 2 and "Traceback" not in captured.err and len(captured.err.splitlines()) == 1
+    assert captured.err.startswith(
+        f"error: {victim} is not a valid trial record ('variant' is missing or is not an object)")
 
 
 # ----------------------------------------------------------------------------- item 5: repaired audio

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 import re
 from pathlib import Path
 
@@ -16,8 +15,6 @@ from mirbench.report.plots import confusion_by_variant, plot_confusions, plot_fi
 from mirbench.report.cells import Layout, cells, grid, published_value
 from mirbench.report.values import is_record_value, value_kind
 from mirbench.results import ResultStore, ran_quick
-
-log = logging.getLogger("mirbench.report")
 
 
 #: A suite name that can name report files: no separators, no leading dot (so neither "." nor "..").
@@ -141,10 +138,7 @@ def write_report(results_dir: str | Path, out_dir: str | Path = "reports") -> li
     store = ResultStore(results_dir)
     suite = store.read_suite()
     name = report_name(suite, str(store.root / "suite.json"))  # before anything is written
-    records = list(store.records())
-    for path, problem in store.invalid:
-        log.warning("%s is not a valid trial record (%s): left out of the report; 'mirbench run' sets it aside "
-                    "and reruns the trial", path, problem)
+    records = list(store.records())  # an invalid record is a ResultsError naming its file, before anything is written
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {suffix: inside(out, name + suffix, str(store.root / "suite.json")) for suffix in SUFFIXES}
