@@ -13,6 +13,7 @@ import pytest
 
 from mirbench.cli import main
 from mirbench.registry import REGISTRIES, systems
+from mirbench.system import System
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "demo_plugin"
 
@@ -53,8 +54,46 @@ def test_the_plugin_passes_check_system(installed, capsys):
 
 
 def test_check_system_says_what_fails(installed, capsys):
-    assert main(["check-system", "demo.centroid", "--param", "temperature=0"]) != 0
-    assert "temperature must be positive" in capsys.readouterr().err
+    assert main(["check-system", "demo.centroid", "--param", "temperature=0"]) == 1
+    assert _fail_line(capsys) == "FAIL demo.centroid: single-label:fit_predict: fit raised ValueError: temperature must be positive, got 0"
+
+
+def _fail_line(capsys) -> str:
+    """The one line check-system printed on stderr (nothing on stdout, no traceback)."""
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1, err
+    return err.strip()
+
+
+def test_check_system_names_a_parameter_the_system_does_not_have(installed, capsys):
+    assert main(["check-system", "demo.centroid", "--param", "c=0.1"]) == 1
+    line = _fail_line(capsys)
+    assert line.startswith("FAIL demo.centroid: init_stores_params: ") and "no parameter 'c'" in line, line
+
+
+class Doubling(System):
+    """Alters its parameter in __init__, so sklearn's clone (which checks each parameter comes back unchanged) fails."""
+
+    def __init__(self, scale: float = 1.0):
+        self.scale = scale * 2
+
+
+class NeedsAnArgument(System):
+    """Cannot be built with its defaults: it has none."""
+
+    def __init__(self, width):
+        self.width = width
+
+
+@pytest.mark.parametrize("name, target, why", [
+    ("test.doubling", "Doubling", "clone(system) raised RuntimeError: Cannot clone object"),
+    ("test.needs-argument", "NeedsAnArgument", "constructing it with its defaults raised TypeError"),
+])
+def test_a_system_that_breaks_init_is_one_fail_line(name, target, why, capsys):
+    systems.register(name, f"tests.test_plugin:{target}")
+    assert main(["check-system", name]) == 1
+    line = _fail_line(capsys)
+    assert line.startswith(f"FAIL {name}: init_stores_params: {why}"), line
 
 
 def test_the_plugin_runs_a_suite(installed, tmp_path, capsys):
