@@ -1,19 +1,25 @@
-"""A contributor's package, end to end: installed beside mirbench, discovered through its entry point, checked,
-run on a suite, submitted, verified and put on the leaderboard (docs/contributing-a-system.md)."""
+"""A contributor's package, end to end: installed beside mirbench, discovered through its entry points (a system
+and a frontend), checked, run on a suite, submitted, verified and put on the leaderboard (docs/contributing-a-system.md)."""
 
 from __future__ import annotations
 
 import importlib
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from mirbench.cli import main
-from mirbench.registry import REGISTRIES, systems
-from mirbench.system import System
+from mirbench.features import FeatureStore
+from mirbench.frontends import MFCC
+from mirbench.registry import REGISTRIES, frontends, systems
+from mirbench.system import System, TrackSet
+from mirbench.testing import synthetic_dataset
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "demo_plugin"
 
@@ -40,12 +46,87 @@ def _rescan() -> None:
         registry.rescan()
 
 
-def test_the_plugin_is_listed_with_its_distribution(installed, capsys):
-    assert "demo.centroid" in systems
-    assert systems.entries()["demo.centroid"].origin == "mirbench-demo-plugin"
-    assert main(["list", "systems"]) == 0
-    line = next(row for row in capsys.readouterr().out.splitlines() if row.startswith("demo.centroid"))
-    assert "mirbench_demo:NearestCentroid" in line and "[mirbench-demo-plugin]" in line
+@pytest.mark.parametrize("kind, name, target", [
+    ("systems", "demo.centroid", "mirbench_demo:NearestCentroid"),
+    ("frontends", "demo.chroma", "mirbench_demo.chroma:Chroma"),
+])
+def test_the_plugin_is_listed_with_its_distribution(installed, kind, name, target, capsys):
+    registry = next(r for r in REGISTRIES if r.group == f"mirbench.{kind}")
+    assert registry.entries()[name].origin == "mirbench-demo-plugin"
+    assert main(["list", kind]) == 0
+    line = next(row for row in capsys.readouterr().out.splitlines() if row.startswith(name))
+    assert target in line and "[mirbench-demo-plugin]" in line
+
+
+def test_the_plugin_frontend_matches_librosa(installed):
+    chroma = frontends.get("demo.chroma")()
+    t = np.arange(30000) / 22050
+    audio = (0.3 * np.sin(2 * np.pi * 440 * t) + 0.1 * np.sin(2 * np.pi * 587.3 * t)).astype(np.float32)
+    audio[20000:] = 0  # and silence: frames of zeros stay zeros
+    ours = chroma(torch.from_numpy(audio)[None])[0].numpy()
+    assert ours.shape == (chroma.n_frames(len(audio)), 12)
+    np.testing.assert_allclose(ours, chroma.reference(audio), atol=1e-5)
+
+
+class CountingCalls:
+    """Wraps the `forward` of a frontend class, counting the tracks it computes."""
+
+    def __init__(self, monkeypatch, cls):
+        self.tracks = 0
+        forward = cls.forward
+
+        def counted(frontend, audio, lengths):
+            self.tracks += audio.shape[0]
+            return forward(frontend, audio, lengths)
+
+        monkeypatch.setattr(cls, "forward", counted)
+
+
+def test_a_plugin_frontend_is_cached_like_mirbench_own(installed, tmp_path, monkeypatch, caplog):
+    """Asked for by name from a system, keyed on the audio's bytes and the frontend's parameters and version, read back
+    by a later fit (a new store: another run) instead of computed, and checked when read."""
+    chroma = frontends.get("demo.chroma")
+    calls = CountingCalls(monkeypatch, chroma)
+    tones = synthetic_dataset(tmp_path / "tones", per_class=4)
+    cache = tmp_path / "cache"
+
+    def fit(store: FeatureStore) -> np.ndarray:
+        tracks = TrackSet(tones, tones.tracks, store)
+        return systems.get("demo.centroid")(frontend="demo.chroma").fit(tracks).predict(tracks)
+
+    first = fit(FeatureStore(cache))
+    assert calls.tracks == 12  # each track once: predict read what fit computed
+    store = FeatureStore(cache)
+    np.testing.assert_array_equal(fit(store), first)
+    assert calls.tracks == 12 and (store.hits, store.misses) == (24, 0)
+
+    entries = sorted((cache / "features" / "mirbench_demo" / chroma().key()).glob("*.npy"))
+    assert len(entries) == 12  # the plug-in's own folder, named by its key
+    np.save(entries[0], np.zeros((3, 12), dtype=np.float32))  # not the shape the frontend gives for that track
+    store = FeatureStore(cache)
+    np.testing.assert_array_equal(fit(store), first)
+    assert calls.tracks == 13 and store.misses == 1 and "computing them again" in caplog.text
+
+    store.get(tones, tones.tracks[:1], chroma(n_chroma=24))  # other parameters: another entry
+    assert calls.tracks == 14
+    newer = type("NewerChroma", (chroma,), {"version": chroma.version + 1})
+    assert newer().key() != chroma().key()
+
+
+class BorrowedName(MFCC):
+    """A contributor's frontend that kept a built-in's name, version and parameters, but computes other features."""
+
+    def forward(self, audio, lengths):
+        return torch.zeros(audio.shape[0], self.n_frames(audio.shape[1]), self.n_dims)
+
+
+def test_a_frontend_named_like_a_builtin_never_reads_its_cache(tmp_path):
+    tones = synthetic_dataset(tmp_path / "tones", per_class=1)
+    FeatureStore(tmp_path / "cache").get(tones, tones.tracks, MFCC())
+    store = FeatureStore(tmp_path / "cache")
+    borrowed = store.get(tones, tones.tracks, BorrowedName())
+    assert BorrowedName().key() == MFCC().key()
+    assert store.misses == 3 and not any(features.any() for features in borrowed)
 
 
 def test_the_plugin_passes_check_system(installed, capsys):
@@ -124,8 +205,7 @@ def test_the_plugin_is_submitted_verified_compared_and_ranked(installed, tmp_pat
 
 
 def test_a_tampered_submission_is_kept_off_the_leaderboard(installed, tmp_path, capsys):
-    import json
-
+    
     results = tmp_path / "res"
     run = ["run", str(FIXTURE / "demo-quick.toml"), "--quick", "--results", str(results), "--reports", str(tmp_path)]
     assert main(run + ["--no-progress", "--device", "cpu"]) == 0
