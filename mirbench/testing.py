@@ -203,9 +203,11 @@ def check_system(factory, params: dict | None = None, tasks=("single-label", "mu
     return passed
 
 
-def check_dataset(factory, params: dict | None = None, data_root=None) -> list[str]:
+def check_dataset(factory, params: dict | None = None, data_root=None, name: str | None = None) -> list[str]:
     """Run the dataset contract on one instance (built twice); returns the checks passed, raises ConformanceError on
-    the first failure. A dataset read from disk (`needs_root`) is built from `<data_root>/<name>`, as runs do.
+    the first failure. It is built as runs build it: with `root=<data_root>/<name>` (`name`: its registered name,
+    by default its `name` attribute), or root=None without a data root, which a dataset read from disk
+    (`needs_root`) cannot take.
 
     The contract: the index is non-empty with unique ids and labels among its classes (one per track for a
     single-label task); the same parameters give the same index and fingerprint; `validate()` reports on exactly
@@ -213,15 +215,19 @@ def check_dataset(factory, params: dict | None = None, data_root=None) -> list[s
     """
     from mirbench.dataset import AudioError, ValidationReport
 
-    params = dict(params or {})
-    if getattr(factory, "needs_root", False):
-        if data_root is None:
-            raise ConformanceError("the dataset is read from disk: give --data-root DIR with the dataset under DIR/<name>/")
-        params["root"] = Path(data_root) / factory.name
+    name = name or getattr(factory, "name", "dataset")
+    if getattr(factory, "needs_root", False) and data_root is None:
+        raise ConformanceError(f"the dataset is read from disk: give --data-root DIR with the dataset under DIR/{name}/")
+    names, open_ended = accepted_params(factory)
+    if "root" not in names and not open_ended:
+        raise ConformanceError("__init__ must take a `root` parameter: runs pass root=<data root>/<name>, or None "
+                               "without a data root")
+    params = {**(params or {}), "root": None if data_root is None else Path(data_root) / name}
     try:
         dataset, again = factory(**params), factory(**params)
     except TypeError as exc:
-        raise ConformanceError(f"cannot be built with {sorted(params)}: {exc}") from None
+        given = sorted(set(params) - {"root"})
+        raise ConformanceError(f"cannot be built with {given if given else 'its defaults'}: {exc}") from None
     passed = [f"builds from its parameters ({len(dataset.tracks)} tracks, {len(dataset.classes)} classes)"]
     if dataset.task not in ("single-label", "multi-label"):
         raise ConformanceError(f"task must be 'single-label' or 'multi-label', got {dataset.task!r}")

@@ -1,5 +1,6 @@
-"""A contributor's package, end to end: installed beside mirbench, discovered through its entry points (a system
-and a frontend), checked, run on a suite, submitted, verified and put on the leaderboard (docs/contributing-a-system.md)."""
+"""A contributor's package, end to end: installed beside mirbench, discovered through its entry points (a system,
+a frontend, a dataset, a protocol and a metric), checked, run on suites, submitted, verified and put on the
+leaderboard (docs/contributing-a-system.md)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ import torch
 from mirbench.cli import main
 from mirbench.features import FeatureStore
 from mirbench.frontends import MFCC
-from mirbench.registry import REGISTRIES, frontends, systems
+from mirbench.registry import REGISTRIES, datasets, frontends, systems
 from mirbench.system import System, TrackSet
-from mirbench.testing import synthetic_dataset
+from mirbench.testing import SyntheticDataset, synthetic_dataset
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "demo_plugin"
 
@@ -49,6 +50,8 @@ def _rescan() -> None:
 @pytest.mark.parametrize("kind, name, target", [
     ("systems", "demo.centroid", "mirbench_demo:NearestCentroid"),
     ("frontends", "demo.chroma", "mirbench_demo.chroma:Chroma"),
+    ("datasets", "demo.folders", "mirbench_demo.folders:ClassFolders"),
+    ("protocols", "demo.every-nth", "mirbench_demo.holdout:EveryNth"),
 ])
 def test_the_plugin_is_listed_with_its_distribution(installed, kind, name, target, capsys):
     registry = next(r for r in REGISTRIES if r.group == f"mirbench.{kind}")
@@ -56,6 +59,11 @@ def test_the_plugin_is_listed_with_its_distribution(installed, kind, name, targe
     assert main(["list", kind]) == 0
     line = next(row for row in capsys.readouterr().out.splitlines() if row.startswith(name))
     assert target in line and "[mirbench-demo-plugin]" in line
+
+
+def test_the_plugin_metric_is_listed(installed, capsys):
+    assert main(["list", "metrics"]) == 0
+    assert "demo.top2_accuracy" in capsys.readouterr().out.split()
 
 
 def test_the_plugin_frontend_matches_librosa(installed):
@@ -177,6 +185,53 @@ def test_a_system_that_breaks_init_is_one_fail_line(name, target, why, capsys):
     assert line.startswith(f"FAIL {name}: init_stores_params: {why}"), line
 
 
+def class_folders(root: Path) -> Path:
+    """A data root holding demo.folders/<class>/<file>.wav: the synthetic tones, four per class."""
+    for track in synthetic_dataset(root.parent / "tones", per_class=4).tracks:
+        folder = root / "demo.folders" / track.labels[0]
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(track.path, folder / track.path.name)
+    return root
+
+
+def test_check_dataset_runs_the_dataset_contract(installed, tmp_path, capsys):
+    assert main(["check-dataset", "demo.folders", "--data-root", str(class_folders(tmp_path / "data"))]) == 0
+    out = capsys.readouterr().out
+    assert "ok   builds from its parameters (12 tracks, 3 classes)" in out and "validate(): 12 of 12" in out
+    assert main(["check-dataset", "demo.folders"]) == 1
+    assert _fail_line(capsys).startswith("FAIL demo.folders: the dataset is read from disk: give --data-root DIR")
+
+
+class Rootless(SyntheticDataset):
+    """Takes no `root`, which every run passes: no suite could open it."""
+
+    def __init__(self, per_class: int = 2):
+        super().__init__(per_class=per_class)
+
+
+def test_check_dataset_builds_the_dataset_as_runs_do(capsys):
+    datasets.register("test.rootless", "tests.test_plugin:Rootless")
+    assert main(["check-dataset", "test.rootless"]) == 1
+    assert _fail_line(capsys).startswith("FAIL test.rootless: __init__ must take a `root` parameter")
+
+
+def test_every_kind_of_plugin_component_runs_in_one_suite(installed, tmp_path, capsys):
+    """demo-folders.toml: the plug-in's dataset, protocol, metric, and system on its frontend; run twice on one cache."""
+    data = class_folders(tmp_path / "data")
+    run = ["run", str(FIXTURE / "demo-folders.toml"), "--data-root", str(data), "--cache-dir", str(tmp_path / "cache"),
+           "--reports", str(tmp_path / "rep"), "--no-progress", "--device", "cpu"]
+    for results in ("first", "second"):
+        assert main(run + ["--results", str(tmp_path / results)]) == 0
+    assert "3 ran ok, 0 failed" in capsys.readouterr().out
+    report = (tmp_path / "rep" / "demo-folders.md").read_text()
+    assert "demo.every-nth (n=4)" in report and "| demo.top2_accuracy" in report and "| demo.chroma" in report
+    for results, (hits, misses) in (("first", (0, 9)), ("second", (9, 0))):
+        record = next(r for r in map(json.loads, map(Path.read_text, (tmp_path / results / "trials").glob("*.json")))
+                      if r["variant"]["params"].get("frontend") == "demo.chroma")
+        assert (record["timings"]["feature_cache_hits"], record["timings"]["feature_cache_misses"]) == (hits, misses)
+        assert record["metrics"]["demo.top2_accuracy"] == 1.0
+
+
 def test_the_plugin_runs_a_suite(installed, tmp_path, capsys):
     args = ["run", str(FIXTURE / "demo-quick.toml"), "--quick", "--results", str(tmp_path / "res")]
     assert main(args + ["--reports", str(tmp_path / "rep"), "--no-progress", "--device", "cpu"]) == 0
@@ -205,7 +260,6 @@ def test_the_plugin_is_submitted_verified_compared_and_ranked(installed, tmp_pat
 
 
 def test_a_tampered_submission_is_kept_off_the_leaderboard(installed, tmp_path, capsys):
-    
     results = tmp_path / "res"
     run = ["run", str(FIXTURE / "demo-quick.toml"), "--quick", "--results", str(results), "--reports", str(tmp_path)]
     assert main(run + ["--no-progress", "--device", "cpu"]) == 0
