@@ -1,6 +1,6 @@
 """A contributor's package, end to end: installed beside mirbench, discovered through its entry points (a system,
 a frontend, a dataset, a protocol and a metric), checked, run on suites, submitted, verified and put on the
-leaderboard (docs/contributing-a-system.md)."""
+leaderboard (docs/extending.md)."""
 
 from __future__ import annotations
 
