@@ -1,4 +1,4 @@
-"""The `mirbench` command: list, validate, run, report, schema, data, check-system, features.
+"""The `mirbench` command: list, validate, run, report, schema, data, check-system, check-dataset, features.
 
 A mistake the user can fix (a bad suite, a missing dataset, an unknown name)
 is a `MirbenchError`, caught once in `main()`: one `error:` line, exit 2. Any
@@ -378,6 +378,23 @@ def cmd_check_system(args) -> int:
     return 0
 
 
+def cmd_check_dataset(args) -> int:
+    from mirbench.datasets import data_root
+    from mirbench.registry import datasets
+    from mirbench.testing import ConformanceError, check_dataset
+
+    factory = datasets.get(args.name)
+    params = parse_params(args.param)
+    try:
+        passed = check_dataset(factory, params, data_root(args.data_root), name=args.name)
+    except ConformanceError as exc:
+        print(f"FAIL {args.name}: {exc}", file=sys.stderr)
+        return EXIT_FAILED_TRIALS
+    for line in passed:
+        print(f"ok   {line}")
+    return 0
+
+
 AUDIO_SUFFIXES = (".mp3", ".wav", ".flac", ".ogg", ".au", ".aiff", ".m4a")
 
 
@@ -504,6 +521,12 @@ def parser() -> argparse.ArgumentParser:
     chk.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                      help="a parameter for every construction, over the system's SMOKE_PARAMS (repeatable)")
     chk.set_defaults(func=cmd_check_system)
+
+    chkd = sub.add_parser("check-dataset", help="run the dataset contract on a registered dataset")
+    chkd.add_argument("name")
+    chkd.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a dataset parameter (repeatable)")
+    chkd.add_argument("--data-root", help="root of the real datasets (default: $MIRBENCH_DATA)")
+    chkd.set_defaults(func=cmd_check_dataset)
 
     subm = sub.add_parser("submit", help="bundle a suite run's trial records and predictions into one file")
     subm.add_argument("results_dir", metavar="RESULTS_DIR")

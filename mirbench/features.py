@@ -1,9 +1,12 @@
 """The feature store: frontend features of tracks, computed in batches on a device and cached on disk.
 
-An entry lives at `cache_dir/features/<frontend.key()>/<audio key>.npy`. The
-audio key hashes the file's bytes with the frontend's sample rate and the
-loader's version, so an entry is reused exactly when the same audio goes
-through the same frontend with the same parameters, wherever the file lives.
+An entry lives at `cache_dir/features/<frontend.key()>/<audio key>.npy`, or
+under `features/<package>/` for a frontend whose class another top-level
+package than mirbench defines (a plug-in's). The audio key hashes the file's
+bytes with the frontend's sample rate and the loader's version, so an entry is
+reused exactly when the same audio goes through the same frontend with the same
+parameters, wherever the file lives; a plug-in's frontend that took a built-in's
+name never reads the built-in's entries.
 Entries are written to a temporary file and renamed into place, so processes
 that compute the same entry at once never leave a torn file.
 
@@ -116,7 +119,9 @@ class FeatureStore:
         if self.cache_dir is None:
             return None
         key = self.audio_key(dataset, track, frontend.sample_rate)
-        return self.cache_dir / "features" / frontend.key() / f"{key}.npy"
+        package = type(frontend).__module__.partition(".")[0]
+        folder = frontend.key() if package == "mirbench" else f"{package}/{frontend.key()}"
+        return self.cache_dir / "features" / folder / f"{key}.npy"
 
     # -- public -----------------------------------------------------------------
     def get(self, dataset: Dataset, tracks: Sequence[Track], frontend: Frontend, mmap: bool = False) -> list[np.ndarray]:

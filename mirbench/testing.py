@@ -16,6 +16,8 @@ import soundfile as sf
 from sklearn.base import clone
 
 from mirbench.datasets.base import Dataset, DatasetError, Track
+from mirbench.suite.params import accepted_params
+from mirbench.suite.schema import nearest
 from mirbench.system import TrackSet
 
 TONES = {"low": 220.0, "mid": 660.0, "high": 1980.0}
@@ -83,8 +85,15 @@ def _split(dataset: Dataset, store, device="cpu") -> tuple[TrackSet, TrackSet, T
     return tuple(TrackSet(dataset, parts[p], store, device) for p in ("train", "valid", "test"))
 
 
-def check_init_stores_params(factory) -> None:
-    system = _calling("constructing it with its defaults", factory)
+def check_init_stores_params(factory, params: dict | None = None) -> None:
+    """Built with `params` (its defaults for the others), the system holds exactly its parameters, and clones."""
+    given = dict(params or {})
+    names, open_ended = accepted_params(factory)
+    unknown = sorted(k for k in given if k not in names)
+    if unknown and not open_ended:
+        raise ConformanceError(f"it has no parameter {unknown[0]!r}{nearest(unknown[0], names)} "
+                               f"(parameters: {', '.join(sorted(names)) or 'none'})")
+    system = _calling("constructing it" + (f" with {sorted(given)}" if given else " with its defaults"), factory, **given)
     params = _calling("get_params", system.get_params, deep=False)
     extra = sorted(k for k in vars(system) if k not in params)
     if extra:
@@ -92,7 +101,7 @@ def check_init_stores_params(factory) -> None:
     learned = sorted(k for k in vars(system) if k.endswith("_"))
     if learned:
         raise ConformanceError(f"__init__ set learned state {learned}; set it in fit")
-    copy = clone(system)
+    copy = _calling("clone(system)", clone, system)  # sklearn's clone raises when __init__ changes a parameter
     if copy.get_params(deep=False) != params:
         raise ConformanceError("clone(system) does not reproduce its parameters; store each __init__ argument unchanged")
 
@@ -110,11 +119,11 @@ def _calling(step: str, function, *args, **kwargs):
 
 def check_fit_predict(factory, dataset: Dataset, store, params: dict) -> np.ndarray:
     train, valid, test = _split(dataset, store)
-    system = _calling(f"{dataset.task}: constructing it", factory, **params)
-    fitted = _calling(f"{dataset.task}: fit", system.fit, train, valid)
+    system = _calling("constructing it", factory, **params)
+    fitted = _calling("fit", system.fit, train, valid)
     if fitted is not system:
         raise ConformanceError("fit must return self")
-    scores = np.asarray(_calling(f"{dataset.task}: predict", system.predict, test))
+    scores = np.asarray(_calling("predict", system.predict, test))
     expected = (len(test), len(dataset.classes))
     if scores.shape != expected:
         raise ConformanceError(f"predict returned shape {scores.shape} on {dataset.task} data, expected {expected}")
@@ -137,7 +146,7 @@ def system_checks(factory, params: dict | None = None, tasks=("single-label", "m
     params = {**getattr(factory, "SMOKE_PARAMS", {}), **(params or {})}
 
     def init(workdir: Path) -> str:
-        check_init_stores_params(factory)
+        check_init_stores_params(factory, params)
         return "__init__ stores parameters only; clone() round-trips"
 
     def fit_predict(task: str) -> Callable:
@@ -154,13 +163,13 @@ def system_checks(factory, params: dict | None = None, tasks=("single-label", "m
             again = check_fit_predict(factory, dataset, store, {**params, "random_state": 0})
             first = check_fit_predict(factory, dataset, store, {**params, "random_state": 0})
             if not np.allclose(first, again, atol=1e-6):
-                raise ConformanceError(f"{task}: two fits with random_state=0 gave different scores")
+                raise ConformanceError("two fits with random_state=0 gave different scores")
             return f"{task}: deterministic under random_state"
 
         return check
 
     checks = [("init_stores_params", init)]
-    seeded = "random_state" in factory().get_params()
+    seeded = "random_state" in accepted_params(factory)[0]  # from the signature: building it is the first check's job
     for task in tasks:
         checks.append((f"{task}:fit_predict", fit_predict(task)))
         if seeded:
@@ -181,18 +190,24 @@ def check_system(factory, params: dict | None = None, tasks=("single-label", "mu
     `params` are passed to every construction, over the system's own
     `SMOKE_PARAMS` (a class attribute: settings small enough for seconds-long
     checks, e.g. few epochs; a system whose defaults train for hours declares them).
-    The checks are `system_checks(factory, params, tasks)`, run in order in one temporary folder.
+    The checks are `system_checks(factory, params, tasks)`, run in order in one temporary folder; the first
+    failure's message starts with the name of its check ("single-label:fit_predict: fit raised ValueError: ...").
     """
     passed = []
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        for _, check in system_checks(factory, params, tasks):
-            passed.append(check(Path(tmp)))
+        for name, check in system_checks(factory, params, tasks):
+            try:
+                passed.append(check(Path(tmp)))
+            except ConformanceError as exc:
+                raise ConformanceError(f"{name}: {exc}") from exc
     return passed
 
 
-def check_dataset(factory, params: dict | None = None, data_root=None) -> list[str]:
+def check_dataset(factory, params: dict | None = None, data_root=None, name: str | None = None) -> list[str]:
     """Run the dataset contract on one instance (built twice); returns the checks passed, raises ConformanceError on
-    the first failure. A dataset read from disk (`needs_root`) is built from `<data_root>/<name>`, as runs do.
+    the first failure. It is built as runs build it: with `root=<data_root>/<name>` (`name`: its registered name,
+    by default its `name` attribute), or root=None without a data root, which a dataset read from disk
+    (`needs_root`) cannot take.
 
     The contract: the index is non-empty with unique ids and labels among its classes (one per track for a
     single-label task); the same parameters give the same index and fingerprint; `validate()` reports on exactly
@@ -201,15 +216,19 @@ def check_dataset(factory, params: dict | None = None, data_root=None) -> list[s
     from mirbench.audio import AudioError
     from mirbench.datasets.base import ValidationReport
 
-    params = dict(params or {})
-    if getattr(factory, "needs_root", False):
-        if data_root is None:
-            raise ConformanceError("the dataset is read from disk: give --data-root DIR with the dataset under DIR/<name>/")
-        params["root"] = Path(data_root) / factory.name
+    name = name or getattr(factory, "name", "dataset")
+    if getattr(factory, "needs_root", False) and data_root is None:
+        raise ConformanceError(f"the dataset is read from disk: give --data-root DIR with the dataset under DIR/{name}/")
+    names, open_ended = accepted_params(factory)
+    if "root" not in names and not open_ended:
+        raise ConformanceError("__init__ must take a `root` parameter: runs pass root=<data root>/<name>, or None "
+                               "without a data root")
+    params = {**(params or {}), "root": None if data_root is None else Path(data_root) / name}
     try:
         dataset, again = factory(**params), factory(**params)
     except TypeError as exc:
-        raise ConformanceError(f"cannot be built with {sorted(params)}: {exc}") from None
+        given = sorted(set(params) - {"root"})
+        raise ConformanceError(f"cannot be built with {given if given else 'its defaults'}: {exc}") from None
     passed = [f"builds from its parameters ({len(dataset.tracks)} tracks, {len(dataset.classes)} classes)"]
     if dataset.task not in ("single-label", "multi-label"):
         raise ConformanceError(f"task must be 'single-label' or 'multi-label', got {dataset.task!r}")
