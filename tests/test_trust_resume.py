@@ -137,6 +137,22 @@ def test_a_changed_result_affecting_version_reruns(tmp_path, capsys, monkeypatch
     assert "2 trials rerun: mirbench's result-affecting code changed" in out
 
 
+def test_another_packages_frontend_reruns_nothing_but_a_changed_builtin_frontend_does(tmp_path, capsys, monkeypatch):
+    """Every trial's identity held the version of every registered frontend: installing any plug-in with a frontend
+    reran every stored trial of every suite. Only mirbench's frontends and the system's own package's count."""
+    from mirbench.frontends import MFCC
+    from mirbench.registry import frontends
+
+    path = write(tmp_path, synthetic_suite(PRIOR))
+    cli_run(path, tmp_path / "results", capsys)
+    frontends.register("other.chroma", "mirbench.frontends:STFTMagnitude", origin="other-plugin")
+    code, out = cli_run(path, tmp_path / "results", capsys)
+    assert code == 0 and "2 already done" in out and "rerun" not in out
+    monkeypatch.setattr(MFCC, "version", getattr(MFCC, "version", 0) + 100)
+    code, out = cli_run(path, tmp_path / "results", capsys)
+    assert "2 trials rerun: mirbench's result-affecting code changed" in out
+
+
 # ----------------------------------------------------------------------------- item 4: invalid records
 
 

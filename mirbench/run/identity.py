@@ -97,15 +97,18 @@ def other_data(system_factory, params: dict, data_root, memo: dict) -> str | Non
     return digest(parts)
 
 
-def code_versions(system_factory) -> dict:
-    """mirbench's versions that a trial's numbers depend on."""
+def code_versions(system_factory, origin: str = "mirbench") -> dict:
+    """The versions that a trial's numbers depend on: mirbench's, and those of the frontends the system may use:
+    mirbench's own and those of its distribution (`origin`). Another package's frontends are left out, so that
+    installing a plug-in does not rerun every stored trial of every suite."""
     from mirbench.audio import LOADER_VERSION
     from mirbench.registry import frontends
 
+    mine = [e.name for e in frontends.entries().values() if e.origin in ("mirbench", origin)]
     return {
         "results": RESULTS_VERSION,
         "loader": LOADER_VERSION,
-        "frontends": {name: getattr(frontends.get(name), "version", None) for name in frontends.names()},
+        "frontends": {name: getattr(frontends.get(name), "version", None) for name in mine},
         "system": getattr(system_factory, "version", None),
     }
 

@@ -52,7 +52,7 @@ def plan(suite: Suite, dataset: Dataset, options: RunOptions, skipped: dict, kin
     grid = [(variant, fold, seed) for variant in variants for fold in folds for seed in seeds]
     devices = trial_devices(options, len(grid))
     targets = {v.system: systems.target(v.system) for v in variants}  # a registry lookup scans entry points
-    versions = {name: code_versions(systems.get(name)) for name in targets}
+    versions = {name: code_versions(systems.get(name), systems.entries()[name].origin) for name in targets}
     used = {i for fold in folds for i in fold.train + fold.valid + fold.test
             if keeps[fold.index] is None or i in keeps[fold.index]}
     data = data_fingerprint(dataset, used, skipped, kinds)
