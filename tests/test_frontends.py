@@ -244,3 +244,13 @@ def test_cuda_matches_cpu_and_librosa(name):
     torch.testing.assert_close(out.cpu(), fe(torch.from_numpy(y)[None]), rtol=1e-4, atol=1e-3)
     check_against_reference(fe, y, device="cuda")
     check_against_reference(fe, decay_into_silence(), device="cuda")
+
+
+@pytest.mark.parametrize("name", ["../outside", "a/b", ".hidden", ""])
+def test_a_frontend_name_that_is_no_plain_file_name_is_refused(name):
+    """The name is the feature cache's folder name: '../x' would write entries outside features/."""
+    from mirbench.frontends import Waveform
+
+    bad = type("Bad", (Waveform,), {"name": name})()
+    with pytest.raises(ValueError, match="is not a plain name"):
+        bad.key()

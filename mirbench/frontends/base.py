@@ -11,10 +11,15 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import re
 from typing import Callable, ClassVar
 
 import numpy as np
 import torch
+
+
+#: A frontend's name is a folder name of the feature cache.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 class Frontend:
@@ -43,7 +48,11 @@ class Frontend:
         return {name: getattr(self, name) for name in self._param_names()}
 
     def key(self) -> str:
-        """A stable hash of name, version and parameters: the feature cache's directory name."""
+        """A stable hash of name, version and parameters: the feature cache's directory name (so the name must be
+        a plain file name: a '/' or '..' would put entries outside the cache's features/ folder)."""
+        if not isinstance(self.name, str) or not SAFE_NAME.fullmatch(self.name):
+            raise ValueError(f"frontend {type(self).__name__}: name {self.name!r} is not a plain name (letters, digits, "
+                             "'.', '_' and '-', starting with a letter or digit); rename it")
         blob = json.dumps(
             {"name": self.name, "version": self.version, "params": self.params()},
             sort_keys=True,
