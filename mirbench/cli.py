@@ -38,14 +38,12 @@ def cmd_list(args) -> int:
         for path in sorted(Path(args.suites_dir).glob("*.toml")):
             print(path)
         return 0
-    if args.what == "metrics":
-        for name in METRICS:
-            print(name)
-        return 0
     reg = getattr(registry, args.what)
-    width = max((len(n) for n in reg.names()), default=0)
-    for name, entry in reg.entries().items():
-        print(f"{name:<{width}}  {entry.target}  [{entry.origin}]")
+    entries = reg.entries()
+    names = list(METRICS) if args.what == "metrics" else list(entries)  # metrics in the order reports show them
+    width = max((len(n) for n in names), default=0)
+    for name in names:
+        print(f"{name:<{width}}  {entries[name].target}  [{entries[name].origin}]")
     return 0
 
 

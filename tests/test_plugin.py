@@ -63,7 +63,10 @@ def test_the_plugin_is_listed_with_its_distribution(installed, kind, name, targe
 
 def test_the_plugin_metric_is_listed(installed, capsys):
     assert main(["list", "metrics"]) == 0
-    assert "demo.top2_accuracy" in capsys.readouterr().out.split()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[0] == "accuracy"  # in the order reports show them
+    line = next(row for row in lines if row.startswith("demo.top2_accuracy"))
+    assert "[mirbench-demo-plugin]" in line and ":" in line.split()[1]  # its target and package, as for other kinds
 
 
 def test_the_plugin_frontend_matches_librosa(installed):
