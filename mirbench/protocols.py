@@ -94,13 +94,15 @@ class StratifiedGroupKFold(Protocol):
     """Stratified splits that keep groups whole.
 
     With `proportions` (train, valid, test): `folds` independent random
-    partitions (the GTZAN "4 x 50/25/25" protocol of Sigtia & Dixon 2014 is
-    folds=4, proportions=(0.5, 0.25, 0.25)); fold i draws from
-    SeedSequence(seed, spawn_key=(i,)), so the first folds do not change when
-    more are asked for. With proportions=None (or "k-fold", the spelling for
-    TOML): a k-fold rotation, folds=k >= 3: the data are cut once into k
-    stratified parts and fold i tests on part i, validates on part i+1 (mod k)
-    and trains on the other k-2, so every track is tested exactly once.
+    partitions; fold i draws from SeedSequence(seed, spawn_key=(i,)), so the
+    first folds do not change when more are asked for. With proportions=None
+    (or "k-fold", the spelling for TOML): a k-fold rotation, folds=k >= 3: the
+    data are cut once into k stratified parts and fold i tests on part i,
+    validates on part i+1 (mod k) and trains on the other k-2, so every track is
+    tested exactly once. Sigtia & Dixon (2014) split GTZAN "into four 50/25/25
+    train, validation, test splits": `gtzan-random-4fold` reads that as the
+    rotation with k=4 (its four test sets partition GTZAN); the other reading,
+    four independent splits, is folds=4, proportions=(0.5, 0.25, 0.25).
 
     Strata: a single-label track's class; a multi-label track's rarest label
     (fewest tracks in the dataset, ties by class order; no label is a stratum of
