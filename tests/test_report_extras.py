@@ -264,10 +264,10 @@ def test_per_class_where_and_single_label_heading():
     text = markdown(doc, records, "results", None)
     assert grid_under(text, "## Per-class PR-AUC") == [
         ["Class", "A"],
-        ["guitar", f"60.000 ± {100 * statistics.stdev([0.5, 0.7]):.3f}"],
-        ["drums", f"30.000 ± {100 * statistics.stdev([0.4, 0.2]):.3f}"],
-        ["voice", "30.000"],
-        ["mean", f"{100 * (0.6 + 0.3 + 0.3) / 3:.3f}"],
+        ["guitar", f"0.600 ± {statistics.stdev([0.5, 0.7]):.3f}"],  # an AUC is never in %, whatever `percent` says
+        ["drums", f"0.300 ± {statistics.stdev([0.4, 0.2]):.3f}"],
+        ["voice", "0.300"],
+        ["mean", f"{(0.6 + 0.3 + 0.3) / 3:.3f}"],
     ]
     assert "(trials with system=A)" in text and "values in %." in text
 

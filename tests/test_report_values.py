@@ -85,7 +85,7 @@ def test_record_values_are_cells_like_metrics_with_their_own_formats():
         ["CNN", "16", "75.000 ± 5.000", "2,469,134", "2.20e-03 ± 3.46e-04", "22.000 ± 2.000", "9"],  # 22.0 s: a float
         ["MLP", "", "52.500 ± 3.536", "5,000", "—", "2.500 ± 0.707", "—"],
     ]
-    assert "(8 successful trials); values in % (record values as recorded)." in text
+    assert "(8 successful trials); accuracies in %; record values as recorded." in text
 
 
 def test_a_record_value_keeps_one_notation_down_its_column():
@@ -350,4 +350,4 @@ def test_a_record_value_named_after_a_metric_prints_like_that_metric():
     assert grid_under(text, "## Results")[1] == [
         "CNN", "92.500 ± 3.536", "98.500", "5.000 ± 0.000", "70.000 ± 14.142", "5.00e-02 ± 0.00e+00",
     ]  # fmt: skip
-    assert "values in % (record values as recorded)." in text  # fit_s is as recorded
+    assert "accuracies in %; record values as recorded." in text  # fit_s is as recorded

@@ -12,7 +12,7 @@ from tabulate import tabulate
 from mirbench.errors import MirbenchError
 from mirbench.report import per_class, sections, significance, tables, xy
 from mirbench.report.plots import confusion_by_variant, plot_confusions, plot_filter_spectra
-from mirbench.report.cells import Layout, cells, grid, published_value
+from mirbench.report.cells import Layout, accuracy_like, cells, grid, published_value
 from mirbench.report.values import is_record_value, value_kind
 from mirbench.results import ResultStore, ran_quick
 
@@ -86,14 +86,18 @@ def results_tables(suite: dict, records: list[dict]) -> list[str]:
 
 
 def percent_note(suite: dict, records: list[dict]) -> str:
-    """The end of the footnote: whether values are in %, and that record values are not (unless named after a
-    metric, like training.train_accuracy)."""
+    """The end of the footnote: whether accuracies are in %, and that AUCs and record values are not (unless
+    named after an accuracy, like training.train_accuracy)."""
     layout = Layout.from_suite(suite, records)
-    if not layout.percent:
-        return "."
     shown = layout.metrics + tuple(m for spec in tables.table_specs(suite) for m in spec.get("metrics", []))
-    as_recorded = any(is_record_value(m) and value_kind(m, []) != "metric" for m in shown)
-    return "; values in % (record values as recorded)." if as_recorded else "; values in %."
+    if not layout.percent and not any(Layout.from_table(suite, spec, records).percent for spec in tables.table_specs(suite)):
+        return "."
+    others = []
+    if any(not accuracy_like(m) and value_kind(m, []) == "metric" for m in shown):
+        others.append("AUCs as fractions")
+    if any(is_record_value(m) and value_kind(m, []) != "metric" for m in shown):
+        others.append("record values as recorded")
+    return "; accuracies in %" + "".join(f"; {o}" for o in others) + "." if others else "; values in %."
 
 
 def all_published(suite: dict) -> list[dict]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mirbench.metrics import summarise
-from mirbench.report.values import MISSING, fmt_record, lookup, value_kind, value_title
+from mirbench.report.values import MISSING, fmt_record, lookup, split_name, value_kind, value_title
 
 DIMENSION_TITLES = {"system": "System", "variant": "System", "metric": "Metric"}
 
@@ -16,8 +16,18 @@ class Layout:
     columns: tuple[str, ...]
     metrics: tuple[str, ...]
     decimals: int = 3
-    percent: bool = False
+    percent: bool = False  # accuracies in %; False when the layout shows none (see in_percent)
     where: tuple[tuple[str, str], ...] = ()  # (dimension, value as text): only matching values enter
+
+    def __post_init__(self):
+        if self.percent and not any(accuracy_like(m) for m in self.metrics):  # e.g. a per-class AUC table
+            object.__setattr__(self, "percent", False)
+
+    def in_percent(self, metric: str | None = None) -> bool:
+        """Whether a value of `metric` prints in % (only accuracies do); None: the layout's only metric."""
+        if metric is None:
+            metric = self.metrics[0] if len(self.metrics) == 1 else ""
+        return self.percent and accuracy_like(metric)
 
     @classmethod
     def from_suite(cls, suite: dict, records: list[dict]) -> "Layout":
@@ -45,6 +55,13 @@ class Layout:
             percent=base.percent,
             where=where_items(spec.get("where", {})),
         )
+
+
+def accuracy_like(name: str) -> bool:
+    """Whether a metric (or a record value named after one, training.train_accuracy) is an accuracy: `percent`
+    applies to these only, never to an AUC, which is not a proportion of items."""
+    key = split_name(name)[1]
+    return key == "accuracy" or key.endswith("_accuracy")
 
 
 def where_items(where: dict) -> tuple[tuple[str, str], ...]:
@@ -98,6 +115,7 @@ class Cell:
     std: float | None
     n: int
     kind: str = "metric"  # or, for record values, "count" (integral), "value" or "small": see values.fmt_record
+    metric: str | None = None  # the metric or record value it holds (None: the layout's only one)
 
 
 def cells(records: list[dict], layout: Layout) -> dict[tuple[tuple[str, ...], tuple[str, ...]], Cell]:
@@ -120,7 +138,7 @@ def cells(records: list[dict], layout: Layout) -> dict[tuple[tuple[str, ...], tu
     out = {}
     for key, vals in values.items():
         s = summarise(vals)
-        out[key] = Cell(s["mean"], s["std"], s["n"], value_kind(names[key], vals))
+        out[key] = Cell(s["mean"], s["std"], s["n"], value_kind(names[key], vals), names[key])
     small = {names[k] for k, c in out.items() if c.kind == "value" and c.mean is not None and 0 < abs(c.mean) < 0.1}
     for key, cell in out.items():  # one notation per record value across the table, so its column reads evenly
         if cell.kind == "value" and names[key] in small:
@@ -138,11 +156,14 @@ def published_value(entries: list[dict], rows: tuple, cols: tuple, layout: Layou
     return None
 
 
-def fmt_number(value: float | None, layout: Layout) -> str:
+def fmt_number(value: float | None, layout: Layout, metric: str | None = None) -> str:
+    """A metric's value: an accuracy in % when the layout says so, to `decimals` places; any other metric (an
+    AUC) of a table in % as a fraction with two more places, the same precision (95.7 % beside 0.957)."""
     if value is None:
         return "n/a"
-    scale = 100.0 if layout.percent else 1.0
-    return f"{value * scale:.{layout.decimals}f}"
+    if layout.in_percent(metric):
+        return f"{value * 100.0:.{layout.decimals}f}"
+    return f"{value:.{layout.decimals + (2 if layout.percent else 0)}f}"
 
 
 def fmt_cell(cell: Cell | None, layout: Layout) -> str:
@@ -151,8 +172,8 @@ def fmt_cell(cell: Cell | None, layout: Layout) -> str:
     if cell.kind != "metric":
         return fmt_record(cell.mean, cell.std, cell.n, cell.kind, layout.decimals)
     if cell.n < 2:
-        return fmt_number(cell.mean, layout)
-    return f"{fmt_number(cell.mean, layout)} ± {fmt_number(cell.std, layout)}"
+        return fmt_number(cell.mean, layout, cell.metric)
+    return f"{fmt_number(cell.mean, layout, cell.metric)} ± {fmt_number(cell.std, layout, cell.metric)}"
 
 
 def fmt_published(entry: dict | None, layout: Layout, metric: str = "") -> str:
@@ -161,9 +182,9 @@ def fmt_published(entry: dict | None, layout: Layout, metric: str = "") -> str:
     kind = value_kind(metric, [entry["value"]])
     if kind != "metric":
         return fmt_record(entry["value"], entry.get("std"), 2 if "std" in entry else 1, kind, layout.decimals)
-    text = fmt_number(entry["value"], layout)
+    text = fmt_number(entry["value"], layout, metric or None)
     if "std" in entry:
-        text += f" ± {fmt_number(entry['std'], layout)}"
+        text += f" ± {fmt_number(entry['std'], layout, metric or None)}"
     return text
 
 
