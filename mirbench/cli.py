@@ -246,7 +246,7 @@ def cmd_leaderboard(args) -> int:
 
 def cmd_compare(args) -> int:
     from mirbench.results import ResultStore
-    from mirbench.stats import compare_records
+    from mirbench.stats import RESAMPLES, compare_records
 
     records = [r for r in ResultStore(results_dir(args.results_dir)).records() if r.get("status") == "ok"]
     sides = [[r for r in records if variant_matches(r, name)] for name in (args.a, args.b)]
@@ -254,15 +254,19 @@ def cmd_compare(args) -> int:
         if not side:
             labels = sorted({r["variant"]["label"] for r in records} | {r["variant"]["id"] for r in records})
             raise InputError(f"no successful trial of {name!r} in {args.results_dir} (variants: {', '.join(labels)})")
-    result = compare_records(*sides, metric=args.metric, n_resamples=args.resamples)
-    print(f"{args.metric}: {args.a} {result['a']:.4f}, {args.b} {result['b']:.4f} "
-          f"over {result['n']} test items of {result['pairs']} paired trial(s)")
+    result = compare_records(*sides, metric=args.metric, n_resamples=RESAMPLES if args.resamples is None else args.resamples)
+    print(f"{args.metric} over the {result['n']} test items of {result['pairs']} paired trial(s), pooled: "
+          f"A = {args.a} {result['a']:.4f}, B = {args.b} {result['b']:.4f}; difference = A − B")
     for key in ("mcnemar", "bootstrap", "permutation"):
         test = result.get(key)
         if test is None:
             continue
-        ci = f", 95 % CI [{test.ci_low:+.4f}, {test.ci_high:+.4f}]" if test.ci_low is not None else ""
-        print(f"  {test.method:<15} difference {test.difference:+.4f}{ci}, p = {test.p_value:.4g}")
+        ci = f", 95 % CI [{test.ci_low:+.4f}, {test.ci_high:+.4f}] ({test.resamples} resamples)" if test.ci_low is not None else ""
+        runs = f" ({test.resamples} permutations)" if test.method == "permutation" else ""
+        print(f"  {test.method:<15} difference {test.difference:+.4f}{ci}, p = {test.p_value:.4g}{runs}")
+    if result.get("mcnemar") is None:
+        print(f"  (McNemar's test applies to accuracy only: not shown for {args.metric})" if args.metric != "accuracy"
+              else "  (McNemar's test applies to single-label accuracy only: not shown for multi-label truth)")
     return 0
 
 
@@ -547,10 +551,11 @@ def parser() -> argparse.ArgumentParser:
 
     cmp_ = sub.add_parser("compare", help="paired significance tests between two variants of one suite run")
     cmp_.add_argument("results_dir", metavar="RESULTS_DIR")
-    cmp_.add_argument("a", metavar="A", help="a variant label or id")
+    cmp_.add_argument("a", metavar="A", help="a variant label or id (differences are A − B)")
     cmp_.add_argument("b", metavar="B", help="a variant label or id")
     cmp_.add_argument("--metric", default="accuracy", help="a metric name (default accuracy)")
-    cmp_.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples and permutations (default 2000)")
+    cmp_.add_argument("--resamples", type=int, default=None,
+                      help="bootstrap resamples and permutations (default mirbench.stats.RESAMPLES, as in reports)")
     cmp_.set_defaults(func=cmd_compare)
 
     feat = sub.add_parser("features", help="compute a dataset's published track features for any audio files")

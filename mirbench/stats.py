@@ -5,6 +5,10 @@ summary numbers: McNemar's test on per-item correctness, a paired bootstrap for 
 confidence interval of the metric difference, and a paired permutation (sign-flip)
 test. `compare_records` pairs the trial records of two runs of one suite, and
 `variance_components` separates the spread over seeds from the spread over folds.
+
+One convention everywhere (`mirbench compare`, the report's significance section): the difference is
+metric(A) − metric(B), each computed once over all paired test tracks pooled across folds and seeds (not a
+mean over folds), and the bootstrap and the permutation test use `RESAMPLES` resamples unless told otherwise.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from mirbench.metrics import METRICS
 
 MetricArg = str | Callable[..., float]
 
+RESAMPLES = 2000  # bootstrap resamples and permutations: the one default of mirbench compare and of reports
 EXACT_BELOW = 25  # McNemar: exact binomial test when b + c is below this, chi-squared otherwise
 NO_PAIRS = "no trials of A and B share a fold and seed: compare runs of the same suite"
 
@@ -120,7 +125,7 @@ def paired_bootstrap(
     scores_a,
     scores_b,
     metric: MetricArg = "accuracy",
-    n_resamples: int = 2000,
+    n_resamples: int = RESAMPLES,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> PairedTest:
@@ -157,7 +162,7 @@ def paired_permutation(
     scores_a,
     scores_b,
     metric: MetricArg = "accuracy",
-    n_permutations: int = 2000,
+    n_permutations: int = RESAMPLES,
     seed: int = 0,
 ) -> PairedTest:
     """Two-sided permutation test of metric(A) - metric(B): each item's A and B scores swap with probability 1/2.
@@ -215,13 +220,14 @@ def compare_records(
     records_a: Sequence[dict],
     records_b: Sequence[dict],
     metric: MetricArg = "accuracy",
-    n_resamples: int = 2000,
+    n_resamples: int = RESAMPLES,
     seed: int = 0,
 ) -> dict:
     """Pool the trials of two systems that share a fold and seed, aligned by track id, and test A against B.
 
-    Returns pairs, n, metric, pooled values a and b, and the bootstrap, permutation and
-    (single-label truth only, else None) McNemar tests.
+    Returns pairs, n, metric, the values a and b of the metric over the pooled paired tracks (the estimand:
+    every difference is a − b), and the bootstrap, permutation and McNemar tests; McNemar's tests accuracy,
+    so it is None for any other metric and for multi-label truth.
     """
     name, function = _metric(metric)
     keyed_a, keyed_b = _by_trial(records_a, "A"), _by_trial(records_b, "B")
@@ -231,7 +237,7 @@ def compare_records(
     parts = [_align(keyed_a[key], keyed_b[key], key) for key in keys]
     truth, scores_a, scores_b = (np.concatenate(arrays) for arrays in zip(*parts))
     correct = None
-    if truth.ndim == 1:
+    if truth.ndim == 1 and name == "accuracy":
         correct = mcnemar(scores_a.argmax(axis=1) == truth, scores_b.argmax(axis=1) == truth)
     return {
         "pairs": len(keys),
@@ -243,6 +249,21 @@ def compare_records(
         "permutation": paired_permutation(truth, scores_a, scores_b, function, n_resamples, seed=seed),
         "mcnemar": correct,
     }
+
+
+def pooled_value(records: Sequence[dict], metric: MetricArg = "accuracy") -> float | None:
+    """The metric over the test tracks of all of a system's successful trials pooled (the estimand of
+    `compare_records`), or None when there are no predictions or the metric is undefined on them."""
+    _, function = _metric(metric)
+    parts = [r["predictions"] for r in records if r.get("status") == "ok" and (r.get("predictions") or {}).get("scores")]
+    if not parts:
+        return None
+    try:
+        truth = np.concatenate([np.asarray(p["truth"]) for p in parts])
+        value = float(function(truth, np.concatenate([np.asarray(p["scores"], dtype=np.float64) for p in parts])))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 # ----------------------------------------------------------------------------- variance

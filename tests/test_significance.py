@@ -32,8 +32,8 @@ def test_a_system_always_wrong_is_marked_and_an_identical_one_is_not():
     rows = {r[0]: r for r in grid_under(text, "### accuracy")[1:]}
     assert rows["Good"][2] == "best" or rows["Twin"][2] == "best"
     other = "Twin" if rows["Good"][2] == "best" else "Good"
-    assert rows[other][2] == "+0.000" and rows[other][4] == "1"  # identical: p = 1, unmarked
-    assert rows["Bad"][2].endswith("†") and float(rows["Bad"][5]) < 1e-6
+    assert rows[other][2] == "+0.000" and rows[other][5] == "1"  # identical: p = 1, unmarked
+    assert rows["Bad"][2].endswith("†") and float(rows["Bad"][6]) < 1e-6
 
 
 def test_seed_variance_is_reported_apart_from_fold_variance():
