@@ -8,6 +8,10 @@ reports, and rank best first within each (dataset, protocol, metric): every curr
 Only complete runs of suites registered with the verifier are ranked. A row with fewer trials than planned, a row
 of an incomplete submission, and a row of a suite not registered here (verified as a new suite) are listed below
 the ranked table of their section, unranked, each saying why ("incomplete: 3 of 4 trials").
+
+Train time is a trial's fit seconds, plus, when its network came from the model cache (trained once by a
+sibling variant), that network's own training seconds: every variant built on a network is charged its full
+training, and such rows, the variant that trained it included, are marked "(shared)".
 """
 
 from __future__ import annotations
@@ -79,17 +83,55 @@ def entry_from_submission(submission: dict, name: str, verification: Verificatio
     return entry
 
 
+#: (seconds, reused) keys of a record's "training" naming its network: the schema's, then those sigtia2014
+#: records held before (mlp_train_s came from the cache entry's info, cached was 0/1).
+NETWORK_KEYS = (("network_train_s", "network_shared"), ("mlp_train_s", "cached"))
+
+
+def network(record: dict) -> tuple[float | None, bool]:
+    """(seconds its network took to train, whether it was reused from the model cache); (None, False) when the
+    record names no network."""
+    training = record.get("training") or {}
+    for seconds_key, shared_key in NETWORK_KEYS:
+        seconds, shared = training.get(seconds_key), training.get(shared_key)
+        if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and shared in (True, False, 0, 1):
+            return float(seconds), bool(shared)
+    return None, False
+
+
+def shared_networks(records: list[dict]) -> set[tuple]:
+    """(fold, seed, network seconds) of every network some trial reused: the trial that trained one has the same."""
+    out = set()
+    for r in records:
+        seconds, reused = network(r)
+        if reused:
+            out.add((r["fold"]["index"], r.get("seed"), seconds))
+    return out
+
+
+def train_seconds(record: dict, shared: set[tuple]) -> tuple[float | None, bool]:
+    """A trial's training time and whether it rests on a shared network: fit_s, plus the network's training
+    when the trial reused it from the cache (fit_s then left it out)."""
+    fit = (record.get("timings") or {}).get("fit_s")
+    seconds, reused = network(record)
+    if fit is None or seconds is None:
+        return fit, False
+    on_shared = reused or (record["fold"]["index"], record.get("seed"), seconds) in shared
+    return fit + (seconds if reused else 0.0), on_shared
+
+
 def rows(entries: list[dict]) -> list[dict]:
     """One row per (dataset, protocol, metric, system variant) of each entry, in no particular order."""
     out = []
     for entry in entries:
         suite, records = entry["suite"], entry["records"]
         groups = by_variant(records)
+        shared = shared_networks(records)
         for metric in suite.get("metrics") or sorted({m for r in records for m in r.get("metrics", {})}):
             for system, group in groups.items():
                 stats = summarise(r.get("metrics", {}).get(metric) for r in group)
                 if stats["n"]:
-                    out.append(row(entry, metric, system, group, stats))
+                    out.append(row(entry, metric, system, group, stats, shared))
     return out
 
 
@@ -115,11 +157,12 @@ def notes(entry: dict, group: list[dict]) -> str:
     return "; ".join(out)
 
 
-def row(entry: dict, metric: str, system: str, group: list[dict], stats: dict) -> dict:
+def row(entry: dict, metric: str, system: str, group: list[dict], stats: dict, shared: set[tuple] = frozenset()) -> dict:
     """The leaderboard fields of one system variant's trials on one metric."""
     suite, first = entry["suite"], group[0].get("provenance") or {}
     params = [r["n_parameters"] for r in group if r.get("n_parameters") is not None]
-    fit = summarise((r.get("timings") or {}).get("fit_s") for r in group)
+    trained = [train_seconds(r, shared) for r in group]
+    fit = summarise(seconds for seconds, _ in trained)
     finished = [(r.get("provenance") or {}).get("finished_at") or "" for r in group]
     note = notes(entry, group)
     return {
@@ -127,7 +170,7 @@ def row(entry: dict, metric: str, system: str, group: list[dict], stats: dict) -
         "system": system, "mean": stats["mean"], "std": stats["std"],
         "folds": len({r["fold"]["index"] for r in group}), "seeds": len({r.get("seed") for r in group}),
         "n_parameters": round(sum(params) / len(params)) if params else None,
-        "train_s": fit["mean"], "hardware": hardware(first), "date": max(finished)[:10] or None,
+        "train_s": fit["mean"], "train_shared": any(on_shared for _, on_shared in trained), "hardware": hardware(first), "date": max(finished)[:10] or None,
         "mirbench": first.get("mirbench"), "source": entry["source"], "quick": ran_quick(suite),
         "note": note, "ranked": not note,
     }
@@ -165,7 +208,7 @@ def cells(r: dict, rank: int | None) -> list[str]:
         "—" if rank is None else str(rank), r["system"] + (" (quick)" if r["quick"] else "") + note,
         f"{r['mean']:.3f} ± {r['std']:.3f}", str(r["folds"]),
         "—" if r["n_parameters"] is None else f"{r['n_parameters']:,}",
-        "—" if r["train_s"] is None else f"{r['train_s']:.1f}",
+        "—" if r["train_s"] is None else f"{r['train_s']:.1f}" + (" (shared)" if r.get("train_shared") else ""),
         r["hardware"], r["date"] or "—", r["mirbench"] or "—", r["source"],
     ]
 
@@ -188,8 +231,11 @@ def built_from(table_rows: list[dict]) -> str:
     sources = sorted({r["source"] for r in table_rows})
     listed = ", ".join(sources) if sources else "no runs"
     return (f"Built from {len(sources)} suite run(s): {listed}. Mean ± sample standard deviation over folds "
-            "and seeds, best first (higher is better); (quick) marks reduced smoke-test runs. Rows with fewer "
-            "trials than planned, or of suites not registered here, are listed below each table, unranked.")
+            "and seeds, best first (higher is better); (quick) marks reduced smoke-test runs. Train time is the "
+            "mean seconds of fitting per trial; a network trained once and reused by other variants (the model "
+            "cache) is charged in full to every variant built on it, marked (shared), so shared times do not add "
+            "up. Rows with fewer trials than planned, or of suites not registered here, are listed below each "
+            "table, unranked.")
 
 
 def markdown(table_rows: list[dict]) -> str:

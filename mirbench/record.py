@@ -86,7 +86,12 @@ SCHEMA: dict[str, Any] = {
                    "items": {"type": ["integer", "array"], "items": {"type": "number"}}},
         ),
         "n_parameters": {"type": ["integer", "null"]},
-        "training": {**_OBJECT, "description": "what the system reports about its training"},
+        "training": {**_OBJECT, "description": "what the system reports about its training: its own keys, and these",
+                     "additionalProperties": True, "properties": {
+            "network_train_s": {**_NUMBER, "description": "seconds its network took to train, by this trial or by "
+                                "the one whose model-cache entry it reused (mirbench.kit.model_cache.network_timing)"},
+            "network_shared": {"type": "boolean", "description": "true when the network came from the model cache"
+                               ", trained once for several variants: fit_s then leaves its training out"}}},
         "diagnostics": {**_OBJECT, "description": "learned quantities worth a picture, e.g. filter_spectra"},
         "timings": {"type": "object", "additionalProperties": _NUMBER, "properties": {
             "features_s": _NUMBER, "fit_s": _NUMBER, "predict_s": _NUMBER, "total_s": _NUMBER,

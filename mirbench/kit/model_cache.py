@@ -18,6 +18,12 @@ and replaced, and so is one that loads but does not fit the model it is for:
 callers pass `fits=state_fits(model)`, built from their freshly constructed
 network, and an entry with missing or unexpected keys, other shapes or
 non-finite weights is logged by name and trained again.
+
+Every new entry's `info.json` also holds `TRAIN_S`, the seconds `train_fn` took (kept out of the info
+`load_or_train` returns, which is the trainer's own), so that a variant that reuses the model can say what
+its training cost: `network_timing(cache_dir, key, cached)` gives the keys a system's `training_info()`
+reports for it (`network_train_s`, `network_shared`), and the leaderboard charges that time to every
+variant built on the network, marked shared.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
@@ -39,6 +46,7 @@ log = logging.getLogger("mirbench.kit.model_cache")
 MODEL_FILE = "model.pt"
 INFO_FILE = "info.json"
 KEY_FILE = "key.json"
+TRAIN_S = "cache_train_s"  # the info key the cache adds: wall seconds the model took to train
 
 
 def key_hash(key: dict) -> str:
@@ -61,7 +69,8 @@ def load_or_train(
     """(state_dict, info, cached): the stored model for `key`, or a freshly trained (and stored) one.
 
     `train_fn` returns a state dict of tensors and a JSON-able info dict (its
-    training time, epochs...). `cached` says whether the model came from the cache.
+    training time, epochs...); the entry stores beside it `TRAIN_S`, the seconds it
+    took (see `network_timing`). `cached` says whether the model came from the cache.
     `fits(state)` says why a stored state dict does not fit the model (None when
     it does, e.g. `state_fits(model)`); such an entry is retrained and replaced.
     """
@@ -78,10 +87,32 @@ def load_or_train(
                 return found[0], found[1], True
             log.warning("model cache entry %s does not fit its model (%s); training again", final, misfit)
             shutil.rmtree(final, ignore_errors=True)
+        start = time.perf_counter()
         state, info = train_fn()
         info = dict(info)
-        _write(final, key, state, info)
+        _write(final, key, state, {**info, TRAIN_S: time.perf_counter() - start})
         return state, info, False
+
+
+def stored_train_seconds(cache_dir: str | Path | None, key: dict) -> float | None:
+    """The seconds the model stored under `key` took to train, as its entry recorded them; None without a cache,
+    an entry, or a valid number there (an entry stored before the cache kept the time)."""
+    if cache_dir is None:
+        return None
+    try:
+        seconds = json.loads((entry_dir(cache_dir, key) / INFO_FILE).read_text()).get(TRAIN_S)
+    except (OSError, ValueError, AttributeError):
+        return None
+    ok = isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and 0 <= seconds < float("inf")
+    return float(seconds) if ok else None
+
+
+def network_timing(cache_dir: str | Path | None, key: dict, cached: bool) -> dict:
+    """What a system's `training_info()` reports about a network from `load_or_train(cache_dir, key, ...)`:
+    `network_train_s`, the seconds it took to train (also when another variant trained it; absent when unknown),
+    and `network_shared`, whether it came from the cache (the trial's fit_s then leaves its training out)."""
+    seconds = stored_train_seconds(cache_dir, key)
+    return ({} if seconds is None else {"network_train_s": seconds}) | {"network_shared": bool(cached)}
 
 
 def _read(path: Path) -> tuple[dict, dict] | None:
@@ -92,6 +123,7 @@ def _read(path: Path) -> tuple[dict, dict] | None:
         info = json.loads((path / INFO_FILE).read_text())
         if not isinstance(state, dict) or not isinstance(info, dict):
             raise ValueError(f"{MODEL_FILE} holds no state dict, or {INFO_FILE} no object")
+        info.pop(TRAIN_S, None)  # the cache's own: stored_train_seconds reads it
     except Exception as exc:  # a damaged entry is retrained, not fatal
         log.warning("model cache entry %s is unreadable (%s); training again", path, exc)
         shutil.rmtree(path, ignore_errors=True)
