@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from mirbench.metrics import summarise
 from mirbench.report.values import MISSING, fmt_record, lookup, split_name, value_kind, value_title
+from mirbench.suite.schema import PUBLISHED_RESERVED
 
 DIMENSION_TITLES = {"system": "System", "variant": "System", "metric": "Metric"}
 
@@ -150,7 +151,7 @@ def published_value(entries: list[dict], rows: tuple, cols: tuple, layout: Layou
     """The published entry whose dimension values all match this cell, if any."""
     coords = dict(layout.where) | dict(zip(layout.rows, rows)) | dict(zip(layout.columns, cols))
     for entry in entries:
-        dims = {k: v for k, v in entry.items() if k not in ("value", "std", "source", "note")}
+        dims = {k: v for k, v in entry.items() if k not in PUBLISHED_RESERVED}
         if dims and all(k in coords and coords[k] == str(v) for k, v in dims.items()):
             return entry
     return None

@@ -213,7 +213,11 @@ def training_summary(records: list[dict]) -> str:
 
 
 def sources(published: list[dict]) -> str:
-    names = sorted({p["source"] for p in published if p.get("source")})
+    """The line under the results naming where the "(published)" columns' numbers come from and the dataset
+    they were measured on (an entry's `dataset`: GTZAN's numbers beside a corpus's cells say so), then their
+    notes (caveats)."""
+    names = sorted({p["source"] + (f", on {p['dataset']}" if p.get("dataset") else "") for p in published
+                    if p.get("source")})
     notes = sorted({p["note"] for p in published if p.get("note")})
     if not names and not notes:
         return ""

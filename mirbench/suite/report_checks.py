@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mirbench.suite.schema import SuiteError, nearest
+from mirbench.suite.schema import PUBLISHED_RESERVED, SuiteError, nearest
 
 if TYPE_CHECKING:
     from mirbench.suite.variant import Variant
@@ -30,7 +30,7 @@ def check_report(data: dict, variants: list[Variant], where: str) -> None:
         raise SuiteError(f"{where}: 'report': put 'metric' in rows or columns, or list a single metric")
     for i, entry in enumerate(report.get("published", [])):
         for key in entry:
-            if key not in dims and key not in ("value", "std", "source", "note"):
+            if key not in dims and key not in PUBLISHED_RESERVED:
                 raise SuiteError(
                     f"{where}: 'report.published[{i}].{key}' is not a layout dimension{nearest(key, dims)}"
                 )
@@ -107,7 +107,7 @@ def check_table(table: dict, path: str, dims: set[str], variants, computed, defa
     own = set(table["rows"]) | set(table["columns"]) | set(table.get("where", {}))
     for i, entry in enumerate(table.get("published", [])):
         for key in entry:
-            if key not in own and key not in ("value", "std", "source", "note"):
+            if key not in own and key not in PUBLISHED_RESERVED:
                 raise SuiteError(
                     f"{where}: '{path}.published[{i}].{key}' is not a dimension of this table{nearest(key, own)} "
                     f"(its rows, columns or where keys: {', '.join(sorted(own))})"

@@ -69,7 +69,7 @@ def number(v):
     return None if isinstance(v, (int, float)) and not isinstance(v, bool) else "must be a number"
 
 
-PUBLISHED_RESERVED = {"value", "std", "source", "note"}
+PUBLISHED_RESERVED = {"value", "std", "source", "note", "dataset"}  # the rest name a cell
 
 
 def name_list(v):
@@ -108,6 +108,7 @@ PUBLISHED = [
         "std": Field((int, float), check=number),
         "source": Field((str,)),
         "note": Field((str,)),
+        "dataset": Field((str,), doc="the dataset (and split) the number was measured on, named under the table"),
         "*": Field((str, int, float, bool)),
     }
 ]
