@@ -44,3 +44,11 @@ def test_a_training_accuracy_follows_percent():
     recs = [dict(r, training={"train_accuracy": 0.5}) for r in RECORDS]
     doc = suite_doc({"percent": True, "decimals": 1, "metrics": ["training.train_accuracy", "roc_auc_macro"]}, METRICS)
     assert grid_under(markdown(doc, recs, "results", None), "## Results")[1] == ["MLP", "50.0 ± 0.0", "0.957 ± 0.000"]
+
+
+def test_a_table_of_accuracies_is_in_percent_when_the_reports_own_metrics_are_aucs():
+    tables = [{"title": "Accuracy", "rows": ["system"], "columns": ["metric"], "metrics": ["accuracy"]}]
+    doc = suite_doc({"percent": True, "decimals": 1, "metrics": ["roc_auc_macro"], "tables": tables}, METRICS)
+    text = markdown(doc, RECORDS, "results", None)
+    assert grid_under(text, "### Accuracy")[1] == ["MLP", "79.0 ± 0.0"]
+    assert "; values in %." in text

@@ -88,10 +88,10 @@ def results_tables(suite: dict, records: list[dict]) -> list[str]:
 def percent_note(suite: dict, records: list[dict]) -> str:
     """The end of the footnote: whether accuracies are in %, and that AUCs and record values are not (unless
     named after an accuracy, like training.train_accuracy)."""
-    layout = Layout.from_suite(suite, records)
-    shown = layout.metrics + tuple(m for spec in tables.table_specs(suite) for m in spec.get("metrics", []))
-    if not layout.percent and not any(Layout.from_table(suite, spec, records).percent for spec in tables.table_specs(suite)):
+    shown_layouts = [layout for _, layout in tables.layouts(suite, records)] or [Layout.from_suite(suite, records)]
+    if not any(layout.percent for layout in shown_layouts):
         return "."
+    shown = [m for layout in shown_layouts for m in layout.metrics]
     others = []
     if any(not accuracy_like(m) and value_kind(m, []) == "metric" for m in shown):
         others.append("AUCs as fractions")

@@ -53,7 +53,7 @@ class Layout:
             columns=tuple(spec["columns"]),
             metrics=tuple(spec.get("metrics") or base.metrics),
             decimals=base.decimals,
-            percent=base.percent,
+            percent=suite.get("report", {}).get("percent", False),  # not base.percent: the report's may show no accuracy
             where=where_items(spec.get("where", {})),
         )
 
