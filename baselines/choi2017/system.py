@@ -11,6 +11,7 @@ their consecutive windows. See docs/systems/choi2017.md.
 
 from __future__ import annotations
 
+from mirbench_baselines.choi2017 import deviations
 from mirbench_baselines.choi2017.architectures import ARCHITECTURES, build
 from mirbench_baselines.choi2017.budget import solve_width
 from mirbench.frontends import LogMel
@@ -34,6 +35,7 @@ class Choi2017CNN(WindowedNetwork):
     """
 
     SMOKE_PARAMS = {"budget": 20_000, "window_frames": 40, "max_epochs": 2, "batch_size": 4}
+    DEVIATIONS = deviations.DEVIATIONS
 
     def __init__(
         self,

@@ -11,6 +11,7 @@ See docs/systems/dieleman2014.md.
 
 from __future__ import annotations
 
+from mirbench_baselines.dieleman2014 import deviations
 from mirbench_baselines.dieleman2014.layers import NONLINEARITIES, POOLINGS
 from mirbench_baselines.dieleman2014.model import Architecture, TagCNN
 from mirbench.frontends import LogMel, Waveform
@@ -44,6 +45,7 @@ class Dieleman2014CNN(WindowedNetwork):
     """
 
     SMOKE_PARAMS = {"length": 256, "stride": 256, "window_seconds": 0.6, "updates_per_epoch": 10, "max_epochs": 2}
+    DEVIATIONS = deviations.DEVIATIONS
 
     def __init__(
         self,

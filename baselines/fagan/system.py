@@ -17,7 +17,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Callable
 
-from mirbench_baselines.fagan import cnn, imagenet, recurrent, samplecnn
+from mirbench_baselines.fagan import cnn, deviations, imagenet, recurrent, samplecnn
 from mirbench_baselines.fagan.blocks import DOWNSAMPLES, HEADS, Spec, ZooNetwork
 from mirbench.frontends import LogMel, Waveform
 from mirbench.system import TrackSet, check_positive_ints
@@ -252,39 +252,46 @@ class FaganCNN1D(FaganNetwork):
     """CNN 1D on mel spectrograms (ACN with downsample="stride"); heads fc, fc-dropout, gap."""
 
     FAMILY = "cnn1d"
+    DEVIATIONS = deviations.COMMON + (deviations.FRAMES_1024,)
 
 
 class FaganCNN2D(FaganNetwork):
     """CNN 2D on mel spectrograms (ACN with downsample="stride")."""
 
     FAMILY = "cnn2d"
+    DEVIATIONS = deviations.COMMON
 
 
 class FaganAlexNet(FaganNetwork):
     """AlexNet-style 2D network on mel spectrograms."""
 
     FAMILY = "alexnet"
+    DEVIATIONS = deviations.COMMON + (deviations.IMAGENET_2D,)
 
 
 class FaganVGG16(FaganNetwork):
     """VGG16-style 2D network on mel spectrograms."""
 
     FAMILY = "vgg16"
+    DEVIATIONS = deviations.COMMON + (deviations.IMAGENET_2D,)
 
 
 class FaganSampleCNN(FaganNetwork):
     """SampleCNN on the raw waveform; `strided` of its last pools become strided convolutions."""
 
     FAMILY = "samplecnn"
+    DEVIATIONS = deviations.COMMON
 
 
 class FaganLSTM(FaganNetwork):
     """LSTM (or GRU) on mel frames."""
 
     FAMILY = "lstm"
+    DEVIATIONS = (deviations.FRAMES_1024,) + deviations.COMMON[1:]  # no convolution, so no missing conv dropout
 
 
 class FaganRCNN(FaganNetwork):
     """Conv blocks (1D or 2D on mel, SampleCNN on raw audio) -> LSTM/GRU -> FC or GAP head."""
 
     FAMILY = "rcnn"
+    DEVIATIONS = deviations.COMMON

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mirbench_baselines.fma import deviations
 from mirbench_baselines.fma.features import N_FEATURES, check_source, resolve_source, track_features
 from mirbench.kit import training
 from mirbench.device import to_device
@@ -65,6 +66,7 @@ class FMAMLP(System):
     """An MLP on the 518 FMA features (see the module docstring); parameters as in the coursework."""
 
     SMOKE_PARAMS = {"width": 16, "max_epochs": 3, "patience": 2, "batch_size": 8}
+    DEVIATIONS = deviations.DEVIATIONS
 
     def __init__(
         self,

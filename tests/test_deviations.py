@@ -1,0 +1,95 @@
+"""Issue 19: each reproduced system's deviations from its paper are data; its card and the reports are made from it.
+
+Run `python -m tests.test_deviations` to rewrite the cards' generated regions after a ledger changed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mirbench import registry
+from mirbench.deviations import END, START, Deviation, card_region, of_system, region_of, sync_card
+from mirbench_baselines.choi2017 import deviations as choi2017
+from mirbench_baselines.dieleman2014 import deviations as dieleman2014
+from mirbench_baselines.fagan import deviations as fagan
+from mirbench_baselines.fma import deviations as fma
+from mirbench_baselines.sigtia2014 import deviations as sigtia2014
+
+CARDS_DIR = Path(__file__).resolve().parents[1] / "docs" / "systems"
+CARDS = {
+    "sigtia2014": sigtia2014.DEVIATIONS,
+    "choi2017": choi2017.DEVIATIONS,
+    "dieleman2014": dieleman2014.DEVIATIONS,
+    "fagan": fagan.ALL,
+    "fma": fma.DEVIATIONS,
+}
+REPRODUCED = ["sigtia2014.mlp", "choi2017.cnn", "dieleman2014.cnn", "fma.mlp",
+              *(f"fagan.{f}" for f in ("cnn1d", "cnn2d", "alexnet", "vgg16", "samplecnn", "lstm", "rcnn"))]  # fmt: skip
+
+
+def deviations(name: str) -> tuple[Deviation, ...]:
+    return of_system(registry.systems.get(name), name)
+
+
+@pytest.mark.parametrize("family", sorted(CARDS))
+def test_the_cards_table_is_the_one_its_ledger_generates(family):
+    text = (CARDS_DIR / f"{family}.md").read_text(encoding="utf-8")
+    assert text.count(START) == 1 and text.count(END) == 1
+    assert region_of(text) == card_region(CARDS[family]), "run: python -m tests.test_deviations"
+
+
+@pytest.mark.parametrize("name", REPRODUCED)
+def test_every_reproduced_system_declares_full_and_small_deviations_its_card_lists(name):
+    declared = deviations(name)
+    assert any(d.applies(small=False) for d in declared) and any(d.applies(small=True) for d in declared)
+    family = name.split(".")[0]
+    assert set(declared) <= set(CARDS[family])
+
+
+def test_the_known_deviations_are_in_the_ledgers():
+    aspects = {name: {d.aspect for d in deviations(name)} for name in REPRODUCED}
+    assert {"random forest size", "GTZAN folds"} <= aspects["sigtia2014.mlp"]
+    assert {"widths", "dropout"} <= aspects["choi2017.cnn"]
+    assert "frame size of CNN 1D and LSTM" in aspects["fagan.cnn1d"] & aspects["fagan.lstm"]
+    assert "frame size of CNN 1D and LSTM" not in aspects["fagan.cnn2d"]
+    assert "AlexNet and VGG16 dimensionality" in aspects["fagan.alexnet"] & aspects["fagan.vgg16"]
+    assert "dropout in the convolutions" in aspects["fagan.rcnn"] - aspects["fagan.lstm"]
+    assert {"learning rate", "epochs"} <= aspects["fma.mlp"]
+    assert "update rule" in aspects["dieleman2014.cnn"]
+    assert deviations("fma.svm") == () and deviations("mfcc") == ()
+
+
+def test_a_deviation_checks_its_fields():
+    with pytest.raises(ValueError, match="applies_to"):
+        Deviation("a", "b", "c", "d", applies_to="embedded")
+    with pytest.raises(ValueError, match="why"):
+        Deviation("a", "b", "c", " ")
+    d = Deviation("a", "b", "c", "d", applies_to="both")
+    assert d.applies(small=True) and d.applies(small=False)
+    assert Deviation("a", "b", "c", "d").applies(small=False) and not Deviation("a", "b", "c", "d").applies(small=True)
+
+
+def test_sync_card_rewrites_only_the_region(tmp_path):
+    card = tmp_path / "card.md"
+    card.write_text(f"# Card\n\nbefore\n\n{START}\nstale | row\n{END}\n\nafter\n", encoding="utf-8")
+    ledger = (Deviation("width", "64", "8", "CPU", "small"),)
+    assert sync_card(card, ledger) is True
+    text = card.read_text(encoding="utf-8")
+    assert text.startswith("# Card\n\nbefore\n\n") and text.endswith("\n\nafter\n") and "stale" not in text
+    assert "| width | 64 | 8 | CPU | small |" in text
+    assert sync_card(card, ledger) is False
+    (tmp_path / "bare.md").write_text("# no region\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="bare.md"):
+        sync_card(tmp_path / "bare.md", ledger)
+
+
+def main() -> None:
+    for family, ledger in CARDS.items():
+        if sync_card(CARDS_DIR / f"{family}.md", ledger):
+            print(f"rewrote docs/systems/{family}.md")
+
+
+if __name__ == "__main__":
+    main()
