@@ -11,6 +11,7 @@ import pytest
 
 from mirbench import registry
 from mirbench.deviations import END, START, Deviation, card_region, of_system, region_of, sync_card
+from mirbench.report.deviations import markdown_section
 from mirbench_baselines.choi2017 import deviations as choi2017
 from mirbench_baselines.dieleman2014 import deviations as dieleman2014
 from mirbench_baselines.fagan import deviations as fagan
@@ -83,6 +84,59 @@ def test_sync_card_rewrites_only_the_region(tmp_path):
     (tmp_path / "bare.md").write_text("# no region\n", encoding="utf-8")
     with pytest.raises(ValueError, match="bare.md"):
         sync_card(tmp_path / "bare.md", ledger)
+
+
+def suite(dataset: str, published: bool = True, tables: bool = False) -> dict:
+    entry = [{"system": "x", "metric": "accuracy", "value": 0.8, "source": "Paper"}]
+    report = {"tables": [{"title": "T", "published": entry}]} if tables else {"published": entry if published else []}
+    return {"name": "s", "dataset": {"name": dataset}, "report": report}
+
+
+def rec(system: str, fold: int = 0) -> dict:
+    return {"variant": {"name": system, "system": system, "params": {}}, "fold": fold, "status": "ok"}
+
+
+def rows(section: str) -> list[list[str]]:
+    lines = [ln for ln in section.splitlines() if ln.startswith("| ")][1:]
+    return [[c.strip() for c in ln.strip("|").split(" | ")] for ln in lines]
+
+
+def test_the_report_lists_exactly_the_records_systems_deviations_for_a_full_data_suite():
+    records = [rec("choi2017.cnn", 0), rec("choi2017.cnn", 1), rec("mfcc")]
+    section = markdown_section(suite("mtat"), records)
+    assert section.startswith("## Deviations from the paper\n")
+    expected = [d for d in choi2017.DEVIATIONS if d.applies_to in ("full", "both")]
+    assert [r[1] for r in rows(section)] == [d.aspect for d in expected]
+    assert all(r[0] == "`choi2017.cnn`" for r in rows(section))
+    assert "full-data suites" in section
+
+
+@pytest.mark.parametrize("dataset", ["corpus", "synthetic"])
+def test_a_small_machine_suite_lists_its_small_and_shared_deviations(dataset):
+    section = markdown_section(suite(dataset, tables=True), [rec("fma.mlp"), rec("fma.svm")])
+    expected = [d.aspect for d in fma.DEVIATIONS if d.applies_to in ("small", "both")]
+    assert [r[1] for r in rows(section)] == expected
+    assert "features and data" in expected and "small-machine suites" in section
+
+
+def test_a_deviation_shared_by_several_systems_is_one_row_naming_them():
+    section = markdown_section(suite("gtzan"), [rec("fagan.cnn1d"), rec("fagan.lstm"), rec("fagan.cnn2d")])
+    by_aspect = {r[1]: r[0] for r in rows(section)}
+    assert by_aspect["frame size of CNN 1D and LSTM"] == "`fagan.cnn1d`, `fagan.lstm`"
+    assert by_aspect["dropout in the convolutions"] == "`fagan.cnn1d`, `fagan.cnn2d`"
+    assert len(rows(section)) == len(by_aspect)
+
+
+def test_a_ledger_attached_by_name_is_read_for_a_system_module_it_cannot_edit():
+    section = markdown_section(suite("gtzan"), [rec("sigtia2014.mlp")])
+    assert {"random forest size", "GTZAN folds"} <= {r[1] for r in rows(section)}
+
+
+def test_no_section_without_published_numbers_or_without_declared_deviations():
+    assert markdown_section(suite("gtzan", published=False), [rec("choi2017.cnn")]) == ""
+    assert markdown_section({"name": "s", "dataset": {"name": "gtzan"}}, [rec("choi2017.cnn")]) == ""
+    assert markdown_section(suite("gtzan"), [rec("mfcc"), rec("fma.svm")]) == ""
+    assert markdown_section(suite("corpus"), []) == ""
 
 
 def main() -> None:
