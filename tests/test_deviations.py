@@ -139,6 +139,12 @@ def test_no_section_without_published_numbers_or_without_declared_deviations():
     assert markdown_section(suite("corpus"), []) == ""
 
 
+def test_a_record_of_a_system_no_longer_installed_is_left_out_not_an_error():
+    section = markdown_section(suite("mtat"), [rec("gone.plugin"), rec("dieleman2014.cnn")])
+    assert {r[0] for r in rows(section)} == {"`dieleman2014.cnn`"}
+    assert markdown_section(suite("mtat"), [rec("gone.plugin")]) == ""
+
+
 def main() -> None:
     for family, ledger in CARDS.items():
         if sync_card(CARDS_DIR / f"{family}.md", ledger):

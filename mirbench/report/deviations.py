@@ -30,6 +30,8 @@ def markdown_section(suite: dict, records: list[dict]) -> str:
     names = list(dict.fromkeys(r["variant"]["system"] for r in records if r.get("variant", {}).get("system")))
     systems: dict[Deviation, list[str]] = {}
     for name in names:
+        if name not in registry.systems:  # a record of a plug-in no longer installed: nothing to look up
+            continue
         for d in of_system(registry.systems.get(name), name):
             if d.applies(small):
                 systems.setdefault(d, []).append(name)
