@@ -1,6 +1,7 @@
 """Where the `fagan.*` zoo and its suites depart from Fagan's study, as data (see mirbench.deviations).
 
-`COMMON` concerns every family; the others are added to the families they name in baselines/fagan/system.py.
+`SMALL` concerns every family, `COMMON` every family with convolutions; the others are added to the families they
+name in baselines/fagan/system.py.
 """
 
 from __future__ import annotations
@@ -54,5 +55,6 @@ SMALL_DATA = Deviation(
     applies_to="small",
 )
 
-COMMON = (NO_CONV_DROPOUT, SMALL_WIDTHS, SMALL_BUDGET, SMALL_DATA)
-ALL = (NO_CONV_DROPOUT, FRAMES_1024, IMAGENET_2D, SMALL_WIDTHS, SMALL_BUDGET, SMALL_DATA)
+SMALL = (SMALL_WIDTHS, SMALL_BUDGET, SMALL_DATA)
+COMMON = (NO_CONV_DROPOUT, *SMALL)  # every family with convolutions
+ALL = (NO_CONV_DROPOUT, FRAMES_1024, IMAGENET_2D, *SMALL)

@@ -287,7 +287,7 @@ class FaganLSTM(FaganNetwork):
     """LSTM (or GRU) on mel frames."""
 
     FAMILY = "lstm"
-    DEVIATIONS = (deviations.FRAMES_1024,) + deviations.COMMON[1:]  # no convolution, so no missing conv dropout
+    DEVIATIONS = (deviations.FRAMES_1024, *deviations.SMALL)  # no convolution, so no missing conv dropout
 
 
 class FaganRCNN(FaganNetwork):
