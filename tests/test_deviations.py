@@ -16,6 +16,7 @@ from mirbench_baselines.choi2017 import deviations as choi2017
 from mirbench_baselines.dieleman2014 import deviations as dieleman2014
 from mirbench_baselines.fagan import deviations as fagan
 from mirbench_baselines.fma import deviations as fma
+from mirbench_baselines.pmsc import PMSCBaseline
 from mirbench_baselines.sigtia2014 import deviations as sigtia2014
 
 CARDS_DIR = Path(__file__).resolve().parents[1] / "docs" / "systems"
@@ -143,6 +144,32 @@ def test_a_record_of_a_system_no_longer_installed_is_left_out_not_an_error():
     section = markdown_section(suite("mtat"), [rec("gone.plugin"), rec("dieleman2014.cnn")])
     assert {r[0] for r in rows(section)} == {"`dieleman2014.cnn`"}
     assert markdown_section(suite("mtat"), [rec("gone.plugin")]) == ""
+
+
+def test_a_written_report_with_published_numbers_carries_the_section(write_suite, tmp_path):
+    """The section is part of every report that prints published numbers, under the table."""
+    from mirbench.report import write_report
+    from mirbench.run import RunOptions, run_suite
+    from mirbench.suite import load_suite
+
+    registry.systems.register("test.deviant", "tests.test_deviations:Deviant")
+    text = "\n".join(line for line in (write_suite().read_text()).splitlines())
+    text = text.replace('name = "pmsc"\nlabel = "PMSC"\nparams = { n_components = 16 }',
+                        'name = "test.deviant"\nlabel = "PMSC"')
+    path = write_suite(text, "deviant.toml")
+    summary = run_suite(load_suite(path), RunOptions(results=tmp_path / "res", progress=False, device="cpu"))
+    report = next(p for p in write_report(summary.results, tmp_path / "rep") if p.suffix == ".md").read_text()
+    assert "## Deviations from the paper" in report
+    assert report.index("## Deviations from the paper") > report.index("## Results")
+    assert "fewer trees" in report
+
+
+
+
+class Deviant(PMSCBaseline):
+    """PMSC declaring one deviation, for the test above."""
+
+    DEVIATIONS = (Deviation("forest", "500 trees", "fewer trees", "a test", "small"),)
 
 
 def main() -> None:

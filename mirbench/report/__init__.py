@@ -10,7 +10,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from mirbench.errors import MirbenchError
-from mirbench.report import per_class, sections, significance, tables, xy
+from mirbench.report import deviations, per_class, sections, significance, tables, xy
 from mirbench.report.plots import confusion_by_variant, plot_confusions, plot_filter_spectra
 from mirbench.report.cells import Layout, accuracy_like, cells, grid, published_value
 from mirbench.report.values import is_record_value, value_kind
@@ -63,6 +63,7 @@ def markdown(
         + percent_note(suite, records),
         "" if tables.table_specs(suite) else sections.macro_coverage(records, Layout.from_suite(suite, records).metrics),
         sections.sources(all_published(suite)),
+        deviations.markdown_section(suite, records),
         xy.section(suite, plot),
         per_class.section(suite, records),
         significance.section(suite, records, Layout.from_suite(suite, records).metrics),
