@@ -5,7 +5,9 @@ Gauss-Newton operator (one forward pass whose graph later products reuse);
 one Gauss-Newton-vector product G v; one conjugate-gradient iteration on the
 damped system (a product and a few vector operations: the stopping test
 comes from the residual, not from extra products); and one whole HF step
-(10 CG iterations, backtracking, line search).
+(10 CG iterations, backtracking, line search), without and with Martens'
+diagonal preconditioner (`preconditioner` = "none" / "martens": the latter
+adds per-example squared gradients on the curvature batch).
 Target: a G v product costs at most 1.5 gradient evaluations on the same batch.
 """
 
@@ -29,12 +31,12 @@ def sigmoid_mlp() -> nn.Sequential:
 
 
 class HessianFreeKernels:
-    params = (THREADS,)
-    param_names = ("threads",)
-    version = 1
+    params = (THREADS, ("none", "martens"))
+    param_names = ("threads", "preconditioner")
+    version = 2  # 2: the preconditioner parameter (issue #19)
     timeout = 600
 
-    def setup(self, threads):
+    def setup(self, threads, preconditioner):
         use_threads(threads)
         torch.manual_seed(0)
         self.model = sigmoid_mlp()
@@ -51,37 +53,43 @@ class HessianFreeKernels:
     def _product(self):
         return self.gn(self.v)
 
-    def time_gradient(self, threads):
+    def time_gradient(self, threads, preconditioner):
         self._gradient()
 
-    def time_gauss_newton_build(self, threads):
+    def time_gauss_newton_build(self, threads, preconditioner):
         GaussNewton(self.model, self.params_, F.cross_entropy, (self.X, self.y))
 
-    def time_gauss_newton_product(self, threads):
+    def time_gauss_newton_product(self, threads, preconditioner):
         self._product()
 
-    def time_cg_iteration(self, threads):
+    def time_cg_iteration(self, threads, preconditioner):
         conjugate_gradient(lambda v: self.gn.flat(v) + DAMPING * v, self.flat_v, max_iters=1, progress_tol=None)
 
-    def time_hf_step(self, threads):
+    def time_hf_step(self, threads, preconditioner):
         model = sigmoid_mlp()
         model.load_state_dict(self.model.state_dict())
-        optimiser = HessianFree(model.parameters(), damping=DAMPING, max_cg_iters=10, min_cg_iters=10)
+        optimiser = HessianFree(
+            model.parameters(),
+            damping=DAMPING,
+            max_cg_iters=10,
+            min_cg_iters=10,
+            preconditioner=None if preconditioner == "none" else preconditioner,
+        )
         optimiser.step(model, F.cross_entropy, (self.X, self.y), (self.X, self.y))
 
-    def track_product_over_gradient(self, threads):
+    def track_product_over_gradient(self, threads, preconditioner):
         return best_seconds(self._product) / best_seconds(self._gradient)
 
     track_product_over_gradient.unit = "gradients"
 
-    def track_gradient_gflops(self, threads):
+    def track_gradient_gflops(self, threads, preconditioner):
         weights = sum(a * b for a, b in zip(SIZES, SIZES[1:]))
         flops = 2 * FRAMES * (3 * weights - SIZES[0] * SIZES[1])  # forward, weight gradients, input gradients but the data's
         return gflops(flops, best_seconds(self._gradient))
 
     track_gradient_gflops.unit = "GFLOP/s"
 
-    def track_gradient_peak_ratio(self, threads):
-        return self.track_gradient_gflops(threads) / matmul_peak(threads)
+    def track_gradient_peak_ratio(self, threads, preconditioner):
+        return self.track_gradient_gflops(threads, preconditioner) / matmul_peak(threads)
 
     track_gradient_peak_ratio.unit = "of matmul peak"

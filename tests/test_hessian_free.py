@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from mirbench.kit.optim import GaussNewton, HessianFree, conjugate_gradient, gauss_newton_product
+from mirbench.kit.optim import CurvatureCycle, GaussNewton, HessianFree, conjugate_gradient, gauss_newton_product
 
 # torch scripts its forward-mode decompositions on first use of dual tensors, with a deprecation warning of its own
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
@@ -406,3 +406,167 @@ def test_runs_on_cuda_and_matches_cpu():
         assert hf.previous_solution.device.type == dev
     assert infos[1][-1]["loss_after"] < infos[1][0]["loss_before"]
     assert infos[1][-1]["loss_after"] == pytest.approx(infos[0][-1]["loss_after"], rel=1e-4)
+
+
+# -- Martens' settings (issue #19): curvature chunks in turn, rho on the undamped model, the preconditioner, L2 --
+
+
+def test_curvature_chunk_advances_each_step_and_cycles():
+    X, y = mixture(400)
+    model = sigmoid_mlp(20, 10, 10, 3)
+    chunks = [(X[i : i + 100], y[i : i + 100]) for i in range(0, 400, 100)]
+    hf = HessianFree(model.parameters(), damping=1.0, max_cg_iters=5, min_cg_iters=1)
+    used = [hf.step(model, F.cross_entropy, (X, y), CurvatureCycle(chunks))["curvature_chunk"] for _ in range(6)]
+    assert used == [0, 1, 2, 3, 0, 1]
+    # and the chunk used is the chunk named: step 1 of a cycle equals a step on that chunk as a fixed batch
+    a, b = sigmoid_mlp(20, 10, 10, 3, seed=3), sigmoid_mlp(20, 10, 10, 3, seed=3)
+    hf_a, hf_b = HessianFree(a.parameters(), damping=1.0), HessianFree(b.parameters(), damping=1.0)
+    hf_a.steps_taken = hf_b.steps_taken = 2
+    info_a = hf_a.step(a, F.cross_entropy, (X, y), CurvatureCycle(chunks))
+    info_b = hf_b.step(b, F.cross_entropy, (X, y), chunks[2])
+    assert info_a["curvature_chunk"] == 2 and info_b["curvature_chunk"] == 0
+    torch.testing.assert_close(flat(a.parameters()), flat(b.parameters()), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="at least one chunk"):
+        CurvatureCycle([])
+
+
+def linear_design(X: torch.Tensor) -> torch.Tensor:
+    """The matrix A with Linear(5, 2)(X).reshape(-1) = A @ [weight.reshape(-1), bias]: row (i, o), column o * 5 + j
+    for weight[o, j] and 10 + o for bias[o]."""
+    n = len(X)
+    A = torch.zeros(n, 2, 12, dtype=X.dtype)
+    for o in range(2):
+        A[:, o, o * 5 : o * 5 + 5] = X
+        A[:, o, 10 + o] = 1
+    return A.reshape(2 * n, 12)
+
+
+def test_martens_rho_is_the_undamped_model_on_the_curvature_batch():
+    """Linear model + squared error, one step with no backtracking and no line search, rho checked by hand:
+    (f_c(theta + d) - f_c(theta)) / (g^T d + d^T G_c d / 2), f_c the loss on the curvature batch, g the full-data
+    gradient, G_c = 2 A_c^T A_c / (n_c k) the exact (undamped) curvature of the curvature batch's loss."""
+    model, X, y = linear_regression(seed=2)
+    Xc, yc = X[:10], y[:10]
+    settings = dict(damping=5.0, backtracking=False, line_search=False, cg_progress_tol=None)
+    theta0 = flat(p.detach().clone() for p in model.parameters())
+
+    def f(data_X, data_y) -> float:
+        with torch.no_grad():
+            return F.mse_loss(model(data_X), data_y).item()
+
+    hf = HessianFree(model.parameters(), rho="martens", **settings)
+    with torch.no_grad():
+        fc0, full0 = f(Xc, yc), f(X, y)
+    # the gradient at theta0 (before the step) for the denominator
+    with torch.enable_grad():
+        g = flat(torch.autograd.grad(F.mse_loss(model(X), y), list(model.parameters())))
+    A = linear_design(Xc)
+    G = 2 * A.T @ A / A.shape[0]
+    info = hf.step(model, F.mse_loss, (X, y), (Xc, yc))
+    d = flat(p.detach() for p in model.parameters()) - theta0
+    fc1, full1 = f(Xc, yc), f(X, y)
+    undamped = (g @ d + 0.5 * d @ G @ d).item()
+    assert info["rho"] == pytest.approx((fc1 - fc0) / undamped, rel=1e-6)
+    damped = undamped + 0.5 * 5.0 * (d @ d).item()
+    old_rho = (full1 - full0) / damped
+    assert abs(info["rho"] - old_rho) > 1e-3  # the rule tells them apart here
+
+    # the earlier rule, still available, is the damped model on the full data
+    with torch.no_grad():
+        for p, t in zip(model.parameters(), torch.split(theta0, [10, 2])):
+            p.copy_(t.view_as(p))
+    old = HessianFree(model.parameters(), rho="damped", **settings).step(model, F.mse_loss, (X, y), (Xc, yc))
+    assert old["rho"] == pytest.approx(old_rho, rel=1e-6)
+
+
+def test_preconditioner_diagonal_matches_its_formula():
+    """(mean_i grad_i^2 + weight_cost + lambda)^0.75 with per-example gradients computed one by one."""
+    g = torch.Generator().manual_seed(5)
+    model = sigmoid_mlp(4, 3, 2, dtype=torch.float64)
+    X = torch.randn(9, 4, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 2, (9,), generator=g)
+    hf = HessianFree(model.parameters(), damping=0.7, weight_cost=0.05, preconditioner="martens")
+    squares = torch.zeros(sum(p.numel() for p in model.parameters()), dtype=torch.float64)
+    for i in range(9):
+        grads = torch.autograd.grad(F.cross_entropy(model(X[i : i + 1]), y[i : i + 1]), list(model.parameters()))
+        squares += flat(grads) ** 2
+    expected = (squares / 9 + 0.05 + 0.7) ** 0.75
+    assert hf._linear_squares(model, F.cross_entropy, [(X, y)]) is not None  # Martens' one-pass shortcut
+    torch.testing.assert_close(hf.preconditioner_diagonal(model, F.cross_entropy, (X, y)), expected)
+    chunked = hf.preconditioner_diagonal(model, F.cross_entropy, [(X[:4], y[:4]), (X[4:], y[4:])])
+    torch.testing.assert_close(chunked, expected)
+
+
+def test_preconditioned_step_differs_from_the_plain_one_on_a_badly_scaled_problem():
+    X, y = mixture(400)
+    outcomes = []
+    for preconditioner in (None, "martens"):
+        model = sigmoid_mlp(20, 10, 10, 3)
+        hf = HessianFree(model.parameters(), damping=1.0, max_cg_iters=5, min_cg_iters=5, preconditioner=preconditioner)
+        hf.step(model, F.cross_entropy, (X, y), (X[:100], y[:100]))
+        outcomes.append(flat(p.detach() for p in model.parameters()))
+    assert not torch.allclose(outcomes[0], outcomes[1])
+
+
+def test_weight_cost_enters_gradient_curvature_and_objective():
+    """With weight cost w the step solves (G + (w + lambda) I) d = -(g + w theta) and reports f + w |theta|^2 / 2."""
+    model, X, y = linear_regression(seed=3)
+    theta0 = flat(p.detach().clone() for p in model.parameters())
+    w, lam = 0.3, 0.2
+    A = linear_design(X)
+    G = 2 * A.T @ A / A.shape[0]
+    with torch.enable_grad():
+        g = flat(torch.autograd.grad(F.mse_loss(model(X), y), list(model.parameters())))
+    hf = HessianFree(
+        model.parameters(), damping=lam, weight_cost=w, backtracking=False, line_search=False, cg_progress_tol=None
+    )
+    info = hf.step(model, F.mse_loss, (X, y), (X, y))
+    d = flat(p.detach() for p in model.parameters()) - theta0
+    expected = torch.linalg.solve(G + (w + lam) * torch.eye(12, dtype=X.dtype), -(g + w * theta0))
+    torch.testing.assert_close(d, expected, rtol=1e-6, atol=1e-9)
+    with torch.no_grad():
+        penalised = F.mse_loss(model(X), y).item() + 0.5 * w * (flat(model.parameters()) ** 2).sum().item()
+    before = F.mse_loss(A @ theta0, y.reshape(-1)).item() + 0.5 * w * (theta0 @ theta0).item()
+    assert info["loss_before"] == pytest.approx(before, rel=1e-9)
+    assert info["loss_after"] == pytest.approx(penalised, rel=1e-9)
+    # without it (the earlier behaviour), the same step solves the unpenalised system
+    plain_model, _, _ = linear_regression(seed=3)
+    plain_hf = HessianFree(
+        plain_model.parameters(), damping=lam, backtracking=False, line_search=False, cg_progress_tol=None
+    )
+    plain_hf.step(plain_model, F.mse_loss, (X, y), (X, y))
+    plain = flat(p.detach() for p in plain_model.parameters()) - theta0
+    unpenalised = torch.linalg.solve(G + lam * torch.eye(12, dtype=X.dtype), -g)
+    torch.testing.assert_close(plain, unpenalised, rtol=1e-6, atol=1e-9)
+    assert not torch.allclose(plain, d)
+
+
+@pytest.mark.parametrize("kwargs", [{"rho": "paper"}, {"weight_cost": -1e-5}])
+def test_invalid_martens_settings_are_rejected(kwargs):
+    with pytest.raises(ValueError):
+        HessianFree(sigmoid_mlp(2, 2).parameters(), **kwargs)
+
+
+def test_preconditioner_diagonal_without_the_linear_shortcut_uses_per_example_gradients():
+    """A parameter outside any nn.Linear (a learned output scale) takes the vmap path: the same formula holds."""
+
+    class Scaled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = sigmoid_mlp(4, 3, 2, dtype=torch.float64)
+            self.scale = torch.nn.Parameter(torch.tensor(1.5, dtype=torch.float64))
+
+        def forward(self, x):
+            return self.scale * self.net(x)
+
+    g = torch.Generator().manual_seed(6)
+    model = Scaled()
+    X = torch.randn(7, 4, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 2, (7,), generator=g)
+    hf = HessianFree(model.parameters(), damping=0.3, preconditioner="martens")
+    assert hf._linear_squares(model, F.cross_entropy, [(X, y)]) is None
+    squares = sum(
+        flat(torch.autograd.grad(F.cross_entropy(model(X[i : i + 1]), y[i : i + 1]), list(model.parameters()))) ** 2
+        for i in range(7)
+    )
+    torch.testing.assert_close(hf.preconditioner_diagonal(model, F.cross_entropy, (X, y)), (squares / 7 + 0.3) ** 0.75)

@@ -2,6 +2,6 @@
 
 from mirbench.kit.optim.cg import CGResult, conjugate_gradient
 from mirbench.kit.optim.gauss_newton import GaussNewton, gauss_newton_product
-from mirbench.kit.optim.hessian_free import HessianFree
+from mirbench.kit.optim.hessian_free import CurvatureCycle, HessianFree
 
-__all__ = ["HessianFree", "gauss_newton_product", "conjugate_gradient", "GaussNewton", "CGResult"]
+__all__ = ["HessianFree", "CurvatureCycle", "gauss_newton_product", "conjugate_gradient", "GaussNewton", "CGResult"]
