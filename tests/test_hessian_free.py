@@ -547,6 +547,36 @@ def test_invalid_martens_settings_are_rejected(kwargs):
         HessianFree(sigmoid_mlp(2, 2).parameters(), **kwargs)
 
 
+@pytest.mark.parametrize("martens", [True, False])
+def test_sigtia_system_uses_martens_details_by_default_and_can_switch_them_off(monkeypatch, martens):
+    from mirbench_baselines.sigtia2014 import mlp
+    from mirbench_baselines.sigtia2014.system import Sigtia2014MLP
+
+    off = dict(hf_preconditioner=False, hf_curvature="fixed", hf_rho="damped", hf_weight_cost=0)
+    switches = {} if martens else off
+    settings = Sigtia2014MLP(regime="sigmoid-hf", hf_steps=1, cg_iters=5, **switches).settings()
+    seen = []
+    def spy(self, model, loss_fn, grads, curvature):
+        seen.append((self, curvature))
+        return {"loss_after": 0.0}
+
+    monkeypatch.setattr(HessianFree, "step", spy)
+    X, y = mixture(200)
+    model = mlp.build("sigmoid-hf", 20, 4, 3, 0.0)
+    epoch_fn, _ = mlp._hf_steps(model, F.cross_entropy, X, y, settings, torch.Generator().manual_seed(0))
+    epoch_fn(0)
+    hf, curvature = seen[0]
+    if martens:
+        assert (hf.preconditioner, hf.rho, hf.weight_cost) == ("martens", "martens", 2e-5)
+        assert isinstance(curvature, CurvatureCycle) and len(curvature) == 4
+        assert [len(c[0]) for c in curvature.chunks] == [50] * 4
+        together = torch.cat([c[0] for c in curvature.chunks])
+        assert len(torch.unique(together, dim=0)) == 200  # the chunks partition the frames
+    else:
+        assert (hf.preconditioner, hf.rho, hf.weight_cost) == (None, "damped", 0.0)
+        assert isinstance(curvature, tuple) and len(curvature[0]) == 50
+
+
 def test_preconditioner_diagonal_without_the_linear_shortcut_uses_per_example_gradients():
     """A parameter outside any nn.Linear (a learned output scale) takes the vmap path: the same formula holds."""
 

@@ -54,7 +54,16 @@ class Sigtia2014MLP(System):
     ("relu-sgd", "relu-sgd-dropout", "sigmoid-hf"), `layer` (1, 2, 3 or "all"),
     `aggregate` (5 s windows every 2.5 s), `learning_rate` 0.01, `dropout` 0.25,
     `patience` 10, `hf_steps` 200, `cg_iters` 250, `damping` 10,
-    `curvature_fraction` 0.25. Assumptions where the paper is silent:
+    `curvature_fraction` 0.25. Hessian-free follows "all of the details of
+    Martens' approach" (Martens 2010 and his nnet_train_2.m), each detail a
+    switch whose other value is mirbench's earlier behaviour:
+    `hf_preconditioner` True (his diagonal preconditioner; False: none),
+    `hf_curvature` "cycle" (the data in round(1 / curvature_fraction) chunks,
+    one per step in turn; "fixed": one subset drawn once), `hf_rho` "martens"
+    (rho from the undamped quadratic model and the loss on the curvature
+    chunk; "damped": the damped model and the full-data loss) and
+    `hf_weight_cost` 2e-5 (L2 cost w |theta|^2 / 2, biases included; 0: none).
+    Assumptions where the paper is silent:
     `batch_size` 100, `max_epochs` 500, `n_estimators` 100, `hf_output`
     "sigmoid" (per-class logistic loss on one-hot targets; "softmax" is the
     alternative the paper reports as comparable).
@@ -91,6 +100,10 @@ class Sigtia2014MLP(System):
         damping: float = 10.0,
         curvature_fraction: float = 0.25,
         hf_output: str = "sigmoid",
+        hf_preconditioner: bool = True,
+        hf_curvature: str = "cycle",
+        hf_rho: str = "martens",
+        hf_weight_cost: float = 2e-5,
         frames_per_track: int | None = None,
         rf_frames_per_track: int | None = None,
         frame_step: int = 1,
@@ -117,6 +130,10 @@ class Sigtia2014MLP(System):
         self.damping = damping
         self.curvature_fraction = curvature_fraction
         self.hf_output = hf_output
+        self.hf_preconditioner = hf_preconditioner
+        self.hf_curvature = hf_curvature
+        self.hf_rho = hf_rho
+        self.hf_weight_cost = hf_weight_cost
         self.frames_per_track = frames_per_track
         self.rf_frames_per_track = rf_frames_per_track
         self.frame_step = frame_step
@@ -145,6 +162,16 @@ class Sigtia2014MLP(System):
             raise ValueError(f"aggregate must be true or false, got {self.aggregate!r}")
         if self.hf_output not in ("sigmoid", "softmax"):
             raise ValueError(f"hf_output must be 'sigmoid' or 'softmax', got {self.hf_output!r}")
+        if not isinstance(self.hf_preconditioner, bool):
+            raise ValueError(f"hf_preconditioner must be true or false, got {self.hf_preconditioner!r}")
+        if self.hf_curvature not in mlp.HF_CURVATURE:
+            raise ValueError(f"hf_curvature must be one of {', '.join(mlp.HF_CURVATURE)}, got {self.hf_curvature!r}")
+        if self.hf_rho not in mlp.HF_RHO:
+            raise ValueError(f"hf_rho must be one of {', '.join(mlp.HF_RHO)}, got {self.hf_rho!r}")
+        if isinstance(self.hf_weight_cost, bool) or not (
+            isinstance(self.hf_weight_cost, (int, float)) and self.hf_weight_cost >= 0
+        ):
+            raise ValueError(f"hf_weight_cost must be a number >= 0, got {self.hf_weight_cost!r}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if not 0 < self.curvature_fraction <= 1:
@@ -178,6 +205,10 @@ class Sigtia2014MLP(System):
             damping=float(self.damping),
             curvature_fraction=float(self.curvature_fraction),
             hf_output=self.hf_output,
+            hf_preconditioner=bool(self.hf_preconditioner),
+            hf_curvature=self.hf_curvature,
+            hf_rho=self.hf_rho,
+            hf_weight_cost=float(self.hf_weight_cost),
             time_budget_s=None if self.time_budget_s is None else float(self.time_budget_s),
         )
 
@@ -188,7 +219,8 @@ class Sigtia2014MLP(System):
             for k in ("learning_rate", "batch_size", "dropout", "max_epochs"):
                 settings.pop(k)
         else:
-            for k in ("hf_steps", "cg_iters", "damping", "curvature_fraction", "hf_output"):
+            for k in ("hf_steps", "cg_iters", "damping", "curvature_fraction", "hf_output", "hf_preconditioner",
+                      "hf_curvature", "hf_rho", "hf_weight_cost"):  # fmt: skip
                 settings.pop(k)
         has_valid = valid is not None and len(valid) > 0
         key = {
