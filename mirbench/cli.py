@@ -366,31 +366,31 @@ def cmd_data_splits(args) -> int:
 
 def cmd_check_system(args) -> int:
     from mirbench.registry import systems
-    from mirbench.testing import ConformanceError, check_system
+    from mirbench.testing import check_system
 
     factory = systems.get(args.name)
     params = parse_params(args.param)
-    try:
-        passed = check_system(factory, params)
-    except ConformanceError as exc:
-        print(f"FAIL {args.name}: {exc}", file=sys.stderr)
-        return EXIT_FAILED_TRIALS
-    for line in passed:
-        print(f"ok   {line}")
-    return 0
+    return conformance(args.name, lambda: check_system(factory, params))
 
 
 def cmd_check_dataset(args) -> int:
     from mirbench.datasets import data_root
     from mirbench.registry import datasets
-    from mirbench.testing import ConformanceError, check_dataset
+    from mirbench.testing import check_dataset
 
     factory = datasets.get(args.name)
     params = parse_params(args.param)
+    return conformance(args.name, lambda: check_dataset(factory, params, data_root(args.data_root), name=args.name))
+
+
+def conformance(name: str, run_checks) -> int:
+    """Print an `ok` line per check passed, or the one `FAIL <name>: <check>: <why>` line (exit 1)."""
+    from mirbench.testing import ConformanceError
+
     try:
-        passed = check_dataset(factory, params, data_root(args.data_root), name=args.name)
+        passed = run_checks()
     except ConformanceError as exc:
-        print(f"FAIL {args.name}: {exc}", file=sys.stderr)
+        print(f"FAIL {name}: {exc}", file=sys.stderr)
         return EXIT_FAILED_TRIALS
     for line in passed:
         print(f"ok   {line}")
