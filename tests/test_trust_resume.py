@@ -137,6 +137,18 @@ def test_a_changed_result_affecting_version_reruns(tmp_path, capsys, monkeypatch
     assert "2 trials rerun: mirbench's result-affecting code changed" in out
 
 
+def test_a_bumped_system_version_reruns_its_trials(tmp_path, capsys, monkeypatch):
+    """A system whose code changed for the same parameters (issue #19: Choi's layer widths) declares a new
+    `version`; its stored trials are then rerun rather than reported as current."""
+    from tests.helpers import PriorSystem
+
+    path = write(tmp_path, synthetic_suite(PRIOR))
+    cli_run(path, tmp_path / "results", capsys)
+    monkeypatch.setattr(PriorSystem, "version", getattr(PriorSystem, "version", 0) + 1, raising=False)
+    code, out = cli_run(path, tmp_path / "results", capsys)
+    assert "2 trials rerun: the system's version changed" in out
+
+
 def test_another_packages_frontend_reruns_nothing_but_a_changed_builtin_frontend_does(tmp_path, capsys, monkeypatch):
     """Every trial's identity held the version of every registered frontend: installing any plug-in with a frontend
     reran every stored trial of every suite. Only mirbench's frontends and the system's own package's count."""

@@ -40,6 +40,7 @@ REASONS = {
     "variant": "the system's parameters changed",
     "seed": "the seed changed",
     "versions": "mirbench's result-affecting code changed",
+    "versions.system": "the system's version changed",
 }
 
 
@@ -129,5 +130,9 @@ def why_rerun(stored: dict | None, planned: dict) -> str | None:
                 if stored["suite"].get(key) != value:
                     return REASONS[f"suite.{key}"]
         if stored.get(part) != planned[part]:
+            if part == "versions" and isinstance(stored.get(part), dict):
+                others = {k: v for k, v in stored[part].items() if k != "system"}
+                if others == {k: v for k, v in planned[part].items() if k != "system"}:
+                    return REASONS["versions.system"]
             return REASONS["suite.version" if part == "suite" else part]
     return None
