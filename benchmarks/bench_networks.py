@@ -18,7 +18,7 @@ BANDS, FRAMES, CLASSES, BATCH = 96, 1366, 50, 4
 class ChoiNetworks:
     params = (list(ARCHITECTURES), [100_000, 1_000_000], THREADS)
     param_names = ("arch", "budget", "threads")
-    version = 2
+    version = 3  # 3: layers in the released networks' proportions, dropout (issue #19)
     timeout = 300
 
     def setup(self, arch, budget, threads):

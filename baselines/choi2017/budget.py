@@ -24,7 +24,10 @@ def count(arch: str, bands: int, classes: int, width: int) -> int:
 
 
 def solve_width(arch: str, budget: int, bands: int, classes: int) -> tuple[int, int]:
-    """(width, parameters): the width whose parameter count is nearest `budget`; ValueError when not within 5 %."""
+    """(width, parameters): the widest layer's width whose network's parameter count is nearest `budget`.
+
+    ValueError when no width comes within 5 % of it.
+    """
     if budget < 1:
         raise ValueError(f"a parameter budget must be positive, got {budget}")
     low, high = 1, MAX_WIDTH
