@@ -177,6 +177,21 @@ def test_mlp_learns_a_separable_toy_problem(monkeypatch, task):
     assert system.n_parameters() == sum(p.numel() for p in system.model_.parameters())
 
 
+def test_the_mlp_trains_as_the_coursework_by_default_and_as_before_when_asked(monkeypatch):
+    """Issue #19: "Each neural network will be trained in 100 epochs", and the one rate it names is 0.2; the
+    earlier defaults (0.001, early stopping on the validation loss, best weights) stay one setting away."""
+    system = FMAMLP()
+    assert (system.learning_rate, system.max_epochs, system.early_stopping) == (0.2, 100, False)
+    train, valid, _, _ = toy(monkeypatch)
+    info = FMAMLP(width=8, max_epochs=12, batch_size=16).fit(train, valid).training_info()
+    assert info["epochs"] == 12 and info["stopped"] == "max_epochs" and info["kept_epoch"] == 12  # the last epoch's
+    old = FMAMLP(width=8, max_epochs=200, batch_size=16, learning_rate=0.001, early_stopping=True, patience=2)
+    info = old.fit(train, valid).training_info()
+    assert info["stopped"] == "patience" and info["kept_epoch"] == info["best_epoch"] < info["epochs"] < 200
+    with pytest.raises(ValueError, match="early_stopping must be true or false"):
+        FMAMLP(early_stopping="yes").check_params()
+
+
 @pytest.mark.parametrize("classifier", classical.CLASSIFIERS)
 def test_classifiers_learn_the_toy_problem(monkeypatch, classifier):
     train, _, test, _ = toy(monkeypatch)

@@ -3,9 +3,12 @@
 Standardise (training mean and std, stored in the model as buffers) ->
 `depth` x (Linear `width`, batch norm, activation, dropout) -> Linear logits.
 Softmax cross-entropy for single-label tasks, per-tag logistic loss for
-multi-label ones; Adam (or plain SGD) on minibatches reshuffled every epoch
-from a generator seeded by `random_state` (the coursework never shuffled);
-early stopping on the validation loss, best weights kept.
+multi-label ones; Adam (or plain SGD) at the coursework's learning rate 0.2
+on minibatches reshuffled every epoch from a generator seeded by
+`random_state` (the coursework never shuffled), for its 100 epochs, the last
+epoch's weights kept. `early_stopping = true` stops on the validation loss
+after `patience` epochs without improvement and keeps the best weights (the
+behaviour of version 1, with `learning_rate = 0.001`).
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ class FeatureMLP(nn.Module):
 class FMAMLP(System):
     """An MLP on the 518 FMA features (see the module docstring); parameters as in the coursework."""
 
+    version = 2  # 2: the coursework's learning rate 0.2 and 100 epochs, no early stopping (issue #19)
     SMOKE_PARAMS = {"width": 16, "max_epochs": 3, "patience": 2, "batch_size": 8}
     DEVIATIONS = deviations.DEVIATIONS
 
@@ -78,9 +82,10 @@ class FMAMLP(System):
         dropout: float = 0.2,
         batch_norm: bool = True,
         optimizer: str = "adam",
-        learning_rate: float = 0.001,
+        learning_rate: float = 0.2,
         batch_size: int = 64,
         max_epochs: int = 100,
+        early_stopping: bool = False,
         patience: int = 10,
         weight_decay: float = 0.0,
         random_state: int = 0,
@@ -96,6 +101,7 @@ class FMAMLP(System):
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
         self.patience = patience
         self.weight_decay = weight_decay
         self.random_state = random_state
@@ -111,8 +117,9 @@ class FMAMLP(System):
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
-        if not isinstance(self.batch_norm, bool):
-            raise ValueError(f"batch_norm must be true or false, got {self.batch_norm!r}")
+        for name in ("batch_norm", "early_stopping"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float)) or not self.learning_rate > 0:
@@ -154,7 +161,8 @@ class FMAMLP(System):
                 lambda epoch: sgd_epoch(model, opt, loss_fn, X, y, int(self.batch_size), order, precision=train.precision),
                 (lambda: mean_loss(model, loss_fn, Xv, yv, precision=train.precision)) if has_valid else None,
                 max_epochs=int(self.max_epochs),
-                patience=int(self.patience),
+                patience=int(self.patience) if self.early_stopping else None,
+                restore_best=self.early_stopping,
             )
         self.model_ = model.eval()
         self.record_ = record
@@ -176,7 +184,8 @@ class FMAMLP(System):
         r = self.record_
         return {
             "epochs": r.epochs,
-            "best_epoch": r.best_epoch,
+            "best_epoch": r.best_epoch,  # by the validation loss
+            "kept_epoch": r.best_epoch if self.early_stopping else r.epochs,  # whose weights predict
             "stopped": r.stopped,
             "train_s": r.train_seconds,
             "csv_features": self.csv_features_,
