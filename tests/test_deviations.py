@@ -52,7 +52,7 @@ def test_every_reproduced_system_declares_full_and_small_deviations_its_card_lis
 
 def test_the_known_deviations_are_in_the_ledgers():
     aspects = {name: {d.aspect for d in deviations(name)} for name in REPRODUCED}
-    assert {"random forest size", "GTZAN folds"} <= aspects["sigtia2014.mlp"]
+    assert "GTZAN folds" in aspects["sigtia2014.mlp"] and "random forest size" not in aspects["sigtia2014.mlp"]
     assert {"widths", "dropout"} <= aspects["choi2017.cnn"]
     assert "frame size of CNN 1D and LSTM" in aspects["fagan.cnn1d"] & aspects["fagan.lstm"]
     assert "frame size of CNN 1D and LSTM" not in aspects["fagan.cnn2d"]
@@ -130,7 +130,7 @@ def test_a_deviation_shared_by_several_systems_is_one_row_naming_them():
 
 def test_a_ledger_attached_by_name_is_read_for_a_system_module_it_cannot_edit():
     section = markdown_section(suite("gtzan"), [rec("sigtia2014.mlp")])
-    assert {"random forest size", "GTZAN folds"} <= {r[1] for r in rows(section)}
+    assert "GTZAN folds" in {r[1] for r in rows(section)}
 
 
 def test_no_section_without_published_numbers_or_without_declared_deviations():

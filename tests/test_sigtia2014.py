@@ -53,6 +53,10 @@ def test_variants_share_one_trained_network(data):
     second.fit(train, valid)
     assert first.training_info()["cached"] == 0 and second.training_info()["cached"] == 1
     assert second.training_info()["mlp_train_s"] == first.training_info()["mlp_train_s"]
+    # issue #19: the leaderboard charges the sibling the shared network's training time, marked as shared
+    one, two = first.training_info(), second.training_info()
+    assert one["network_shared"] is False and two["network_shared"] is True
+    assert two["network_train_s"] == one["network_train_s"] >= one["mlp_train_s"] > 0
     for (k, a), (_, b) in zip(first.model_.state_dict().items(), second.model_.state_dict().items()):
         assert torch.equal(a, b), k
     frames = feats.read_frames(test, first.frontend())

@@ -280,7 +280,10 @@ class Sigtia2014MLP(System):
         return model.state_dict(), info
 
     def network(self, train: TrackSet, valid: TrackSet | None) -> tuple[mlp.FrameMLP, dict, bool]:
-        """The trained network for this data and these parameters: from the model cache, or trained now."""
+        """The trained network for this data and these parameters: from the model cache, or trained now.
+
+        The info holds `model_cache.network_timing`'s keys: every variant built on the network is charged its
+        training time, marked as shared when the network came from the cache."""
         key = self.model_key(train, valid)
         settings = self.settings()
         activation = "sigmoid" if self.regime == "sigmoid-hf" else "relu"
@@ -289,6 +292,7 @@ class Sigtia2014MLP(System):
             train.store.cache_dir, key, lambda: self._train_network(train, valid), fits=model_cache.state_fits(model)
         )
         model.load_state_dict(state)
+        info = {**info, **model_cache.network_timing(train.store.cache_dir, key, cached)}
         return model.to(train.device).eval(), info, cached
 
     # -- System ------------------------------------------------------------------------
@@ -319,6 +323,7 @@ class Sigtia2014MLP(System):
         self.info_ = {
             "mlp_train_s": float(info.get("mlp_train_s", 0.0)),
             "cached": int(cached),
+            **{k: info[k] for k in ("network_train_s", "network_shared") if k in info},
             "mlp_frames": int(info.get("frames", 0)),
             "best_epoch": int(info.get("best_epoch", 0)),
             "rf_samples": int(len(X)),

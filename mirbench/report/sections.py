@@ -206,7 +206,8 @@ def training_summary(records: list[dict]) -> str:
     keys = sorted({k for r in records for k, v in (r.get("training") or {}).items() if isinstance(v, (int, float))})
     parts = []
     for k in keys:
-        s = summarise([(r.get("training") or {}).get(k) for r in records])
+        values = [(r.get("training") or {}).get(k) for r in records]
+        s = summarise([int(v) if isinstance(v, bool) else v for v in values])  # a flag: the share of trials
         if s["mean"] is not None:
             parts.append(f"{k} {s['mean']:.4g}")
     return ", ".join(parts) or "—"
