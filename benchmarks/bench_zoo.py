@@ -1,9 +1,10 @@
 """Training throughput of the GTZAN zoo's families (Fagan), at the study's widths, on 3 s segments.
 
 Segments per second of one Adam step (forward, backward, update) on
-minibatches of 4 segments: 129 frames x 128 mel bands, or 66,150 samples for
-the raw-waveform networks, on one and two CPU threads. The spread (about a hundredfold
-between the 1D CNN and VGG16 or SampleCNN) is what a time budget has to allow for.
+minibatches of 4 segments: 129 frames x 128 mel bands (258 for the CNN 1D and
+the LSTM, whose frames are 512 samples), or 66,150 samples for the raw-waveform
+networks, on one and two CPU threads. The spread between families is what a time
+budget has to allow for.
 """
 
 import numpy as np
@@ -21,7 +22,7 @@ CLASSES, BATCH = 10, 4
 class ZooTraining:
     params = (FAMILIES, THREADS)
     param_names = ("family", "threads")
-    version = 2
+    version = 3  # 3: the study's frames, front dropout and 1D AlexNet/VGG16 (issue #19)
     timeout = 600
 
     def setup(self, family, threads):

@@ -1,5 +1,5 @@
-"""Fagan's GTZAN zoo: 3 s segments that never leak across splits, every architecture on 3 s input, GAP class
-maps, the registered systems, and the suites."""
+"""Fagan's GTZAN zoo: 3 s segments that never leak across splits, every architecture on 3 s input, the study's
+frames, 1D AlexNet/VGG16 and front dropout, GAP class maps, the registered systems, and the suites."""
 
 from __future__ import annotations
 
@@ -8,9 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
-from mirbench_baselines.fagan import FaganCNN1D, FaganLSTM, FaganRCNN, FaganSampleCNN
+from mirbench_baselines.fagan import (
+    FaganAlexNet, FaganCNN1D, FaganCNN2D, FaganLSTM, FaganRCNN, FaganSampleCNN, FaganVGG16,
+)  # fmt: skip
 from mirbench_baselines.fagan.blocks import GAPHead
+from mirbench.kit.nn import FlexibleMaxPool
 from mirbench.datasets import open_dataset
 from mirbench.features import FeatureStore
 from mirbench.registry import protocols, systems
@@ -135,13 +139,93 @@ def test_every_architecture_maps_3_s_segments_to_class_logits(label, name, param
     system = small(name, **params)
     system.check_params()
     frames = system.segment_frames()
-    assert frames == (3 * SR if system.raw else 129)
+    assert frames == (3 * SR if system.raw else 258 if name in ("fagan.cnn1d", "fagan.lstm") else 129)  # hop 256 / 512
     x = torch.randn(2, frames) if system.raw else torch.randn(2, frames, 128)
     model = system.build_network(10, Windows([x[0].numpy()], frames, raw=system.raw, segments=True))
     logits = model(x)
     assert logits.shape == (2, 10) and torch.isfinite(logits).all()
     logits.sum().backward()
     assert all(p.grad is not None for p in model.parameters())  # every layer is on the path to the output
+
+
+def test_cnn1d_and_lstm_read_512_sample_frames_at_half_a_frame_hop_from_a_cache_of_their_own():
+    """The study: "for LSTM and CNN 1D I used size of 512", 1024 for the other mel networks, a 50 % hop."""
+    for system in (FaganCNN1D(), FaganLSTM()):
+        assert (system.n_fft, system.hop, system.segment_frames()) == (512, 256, 258)
+        assert system.frontend().params()["n_fft"] == 512 and system.frontend().params()["hop_length"] == 256
+    for system in (FaganCNN2D(), FaganRCNN(), FaganAlexNet(), FaganVGG16()):
+        assert (system.n_fft, system.hop, system.segment_frames()) == (1024, 512, 129)
+    earlier = FaganCNN1D(n_fft=1024)  # the frame a parameter: version 1's frames, hop following at half
+    assert (earlier.hop, earlier.segment_frames()) == (512, 129)
+    assert FaganCNN1D().frontend().key() != earlier.frontend().key() == FaganCNN2D().frontend().key()
+    assert FaganLSTM().frontend().key() == FaganCNN1D().frontend().key()
+    assert FaganCNN1D(n_fft=512, hop_length=128).segment_frames() == 517
+
+
+def layers(module: nn.Module) -> list[nn.Module]:
+    """A network part's leaf modules, in order."""
+    return [m for m in module.modules() if not list(m.children())]
+
+
+def convs(model) -> list[nn.Module]:
+    return [m for m in layers(model) if isinstance(m, (nn.Conv1d, nn.Conv2d))]
+
+
+@pytest.mark.parametrize("name", ["fagan.alexnet", "fagan.vgg16"])
+def test_alexnet_and_vgg16_convolve_along_time_by_default_and_build_the_2d_networks_on_request(name):
+    frames = 129
+    one = small(name, n_mels=64).build_network(10, Windows([np.zeros((frames, 64))], frames, segments=True))
+    two = small(name, n_mels=64, conv="2d").build_network(10, Windows([np.zeros((frames, 64))], frames, segments=True))
+    assert all(isinstance(c, nn.Conv1d) for c in convs(one.trunk)) and one.layout == "mel-1d"
+    assert all(isinstance(c, nn.Conv2d) for c in convs(two.trunk)) and two.layout == "mel-2d"
+    assert convs(one.trunk)[0].in_channels == 64 and convs(two.trunk)[0].in_channels == 1  # mel bands as channels
+    kernels = [c.kernel_size[0] for c in convs(one.trunk)]
+    assert kernels == [c.kernel_size[0] for c in convs(two.trunk)]  # the same layer pattern in 1D and 2D
+    assert [c.out_channels for c in convs(one.trunk)] == [c.out_channels for c in convs(two.trunk)]
+    assert [c.kernel_size for c in convs(two.trunk)] == [(k, k) for k in kernels]
+    pools = [m for m in layers(one.trunk) if isinstance(m, FlexibleMaxPool)]
+    if name == "fagan.alexnet":
+        assert kernels == [11, 5, 3, 3, 3] and convs(one.trunk)[0].stride == (4,)
+        assert [(p.kernel, p.stride) for p in pools] == [((3,), (2,))] * 3
+    else:
+        assert kernels == [3] * 13 and [p.kernel for p in pools] == [(2,)] * 5
+        assert [c.out_channels for c in convs(one.trunk)] == [4] * 2 + [8] * 2 + [16] * 3 + [32] * 6
+    torch.manual_seed(0)
+    assert one(torch.randn(2, frames, 64)).shape == (2, 10)
+
+
+CONV_TRUNKS = [
+    ("fagan.cnn1d", {}), ("fagan.cnn1d", {"downsample": "stride"}), ("fagan.cnn2d", {}), ("fagan.alexnet", {}),
+    ("fagan.vgg16", {}), ("fagan.alexnet", {"conv": "2d"}), ("fagan.samplecnn", {}), ("fagan.rcnn", {}),
+    ("fagan.rcnn", {"conv": "2d", "downsample": "stride"}), ("fagan.rcnn", {"input": "raw"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name,params", CONV_TRUNKS)
+def test_one_dropout_of_0_1_follows_the_first_downsampling_of_every_conv_trunk_and_none_at_0(name, params):
+    """The study: 0.1 "at front of the CNN networks" was best, "after maxpooling"; at every layer far worse."""
+    def trunk(**extra):
+        system = small(name, **params, **extra)
+        frames = system.segment_frames()
+        shape = (frames,) if system.raw else (frames, 128)
+        return system.build_network(10, Windows([np.zeros(shape)], frames, raw=system.raw, segments=True)).trunk
+
+    leaves = layers(trunk())
+    drops = [i for i, m in enumerate(leaves) if isinstance(m, nn.Dropout)]
+    assert len(drops) == 1 and leaves[drops[0]].p == 0.1
+    before = leaves[: drops[0]]
+    if params.get("downsample") == "stride":  # the ACN block: conv -> BN -> ReLU -> strided conv -> BN -> ReLU
+        strided = [m for m in before if isinstance(m, (nn.Conv1d, nn.Conv2d)) and max(m.stride) > 1]
+        assert len(strided) == 1 and before[-3] is strided[0] and len(convs(nn.Sequential(*before))) == 2
+    else:
+        pools = [i for i, m in enumerate(leaves) if isinstance(m, FlexibleMaxPool)]
+        assert drops[0] == pools[0] + 1  # right after the first max-pool
+    assert not any(isinstance(m, nn.Dropout) for m in layers(trunk(conv_dropout=0.0)))
+
+
+def test_the_lstm_has_no_convolution_and_so_no_conv_dropout():
+    assert "conv_dropout" not in FaganLSTM().get_params()
+    assert all("conv_dropout" in cls().get_params() for cls in (FaganCNN1D, FaganAlexNet, FaganSampleCNN, FaganRCNN))
 
 
 @pytest.mark.parametrize("name,params", [
@@ -203,6 +287,8 @@ def test_a_family_takes_only_the_parameters_it_reads():
     ({"aggregate": "median"}, "aggregate must be one of mean, vote"),
     ({"rnn_layers": 0}, "rnn_layers"),
     ({"dropout": 1.0}, "dropout must be in"),
+    ({"conv_dropout": -0.1}, "conv_dropout must be in"),
+    ({"hop_length": 0}, "hop_length must be a positive integer"),
 ])  # fmt: skip
 def test_bad_parameters_are_named(params, message):
     with pytest.raises(ValueError, match=message):

@@ -8,7 +8,10 @@ their outputs to the head (not only the last state). `conv` picks the trunk:
   or, with `downsample="stride"`, strided (the ACN RCNN); a 2D map's
   frequency rows join the features of each step;
 - on raw input (`spec.raw`): the SampleCNN trunk with `blocks` (6) blocks.
-`cell` is "lstm" or "gru", `rnn_layers` deep, `rnn_hidden` units.
+A conv trunk has dropout `conv_dropout` (0.1) after its first block, as the
+CNNs do. The base LSTM reads 512-sample frames by default (`n_fft`), the
+hybrids 1024 (`system.FAMILIES`). `cell` is "lstm" or "gru", `rnn_layers`
+deep, `rnn_hidden` units.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ CONVS = ("none", "1d", "2d")
 
 def rnn(spec: Spec) -> ZooNetwork:
     if spec.raw:
-        layout, body = "raw", samplecnn.trunk(spec.width, spec.blocks, spec.blocks if spec.downsample == "stride" else 0)
+        strided = spec.blocks if spec.downsample == "stride" else 0
+        layout, body = "raw", samplecnn.trunk(spec.width, spec.blocks, strided, spec.conv_dropout)
     elif spec.conv == "none":
         layout, body = "mel-1d", nn.Identity()
     else:
         dims = 1 if spec.conv == "1d" else 2
-        layout, body = f"mel-{dims}d", cnn.trunk(dims, spec.bands, spec.width, spec.blocks, spec.downsample)
+        body = cnn.trunk(dims, spec.bands, spec.width, spec.blocks, spec.downsample, spec.conv_dropout)
+        layout = f"mel-{dims}d"
     recurrent = {"cell": spec.cell, "hidden": spec.rnn_hidden, "layers": spec.rnn_layers}
     return ZooNetwork(layout, body, spec.frames, spec.bands, spec.classes, spec.head, spec.hidden, spec.dropout, recurrent)
