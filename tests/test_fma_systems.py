@@ -183,8 +183,9 @@ def test_the_mlp_trains_as_the_coursework_by_default_and_as_before_when_asked(mo
     system = FMAMLP()
     assert (system.learning_rate, system.max_epochs, system.early_stopping) == (0.2, 100, False)
     train, valid, _, _ = toy(monkeypatch)
-    info = FMAMLP(width=8, max_epochs=12, batch_size=16).fit(train, valid).training_info()
-    assert info["epochs"] == 12 and info["stopped"] == "max_epochs" and info["kept_epoch"] == 12  # the last epoch's
+    info = FMAMLP(width=8, batch_size=16).fit(train, valid).training_info()  # the default epochs and stopping
+    assert info["epochs"] == 100 and info["stopped"] == "max_epochs" and info["kept_epoch"] == 100  # the last epoch's
+    assert info["best_epoch"] < 90  # patience 10 would have stopped it: the default does not stop early
     old = FMAMLP(width=8, max_epochs=200, batch_size=16, learning_rate=0.001, early_stopping=True, patience=2)
     info = old.fit(train, valid).training_info()
     assert info["stopped"] == "patience" and info["kept_epoch"] == info["best_epoch"] < info["epochs"] < 200

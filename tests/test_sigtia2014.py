@@ -11,6 +11,7 @@ import torch
 
 from mirbench_baselines.sigtia2014 import Sigtia2014MLP
 from mirbench_baselines.sigtia2014 import features as feats
+from mirbench import leaderboard
 from mirbench.kit import aggregate
 from mirbench.features import FeatureStore
 from mirbench.metrics import accuracy, roc_auc
@@ -57,6 +58,10 @@ def test_variants_share_one_trained_network(data):
     one, two = first.training_info(), second.training_info()
     assert one["network_shared"] is False and two["network_shared"] is True
     assert two["network_train_s"] == one["network_train_s"] >= one["mlp_train_s"] > 0
+    records = [{"fold": {"index": 0}, "seed": 0, "timings": {"fit_s": 1.0}, "training": info} for info in (one, two)]
+    shared = leaderboard.shared_networks(records)
+    assert leaderboard.train_seconds(records[1], shared) == (pytest.approx(1.0 + one["network_train_s"]), True)
+    assert leaderboard.train_seconds(records[0], shared) == (1.0, True)  # its fit_s already held the training
     for (k, a), (_, b) in zip(first.model_.state_dict().items(), second.model_.state_dict().items()):
         assert torch.equal(a, b), k
     frames = feats.read_frames(test, first.frontend())
@@ -205,6 +210,23 @@ def test_suites_validate(name, variants):
     mlp_cells = [p for p in published if p.get("system", "MLP") == "MLP"]
     assert len(mlp_cells) == (48 if variants == 48 else 24)
     assert all(0.6 < p["value"] < 0.85 for p in published)
+
+
+@pytest.mark.parametrize("name, trees", [("ismir2004", 100), ("corpus-transfer", 30)])
+def test_table_2_baselines_have_the_learned_features_forest(name, trees):
+    """Issue #19: the paper has one Random Forest classifier for the MFCC/PMSC rows and the learned features, so
+    a suite gives all its rows the same number of trees, in full and in --quick (the baselines' own default is
+    500)."""
+    from mirbench.registry import systems
+    from mirbench.run.plan import apply_overrides
+    from mirbench.suite import load_suite
+
+    suite = load_suite(REPO / "suites" / f"sigtia2014-{name}.toml")
+    for quick in (False, True):
+        variants = [apply_overrides(v, suite.quick.get("params", {})) if quick else v for v in suite.variants]
+        sizes = {v.system: {systems.get(v.system)(**v.params).get_params()["n_estimators"]} for v in variants}
+        assert set(sizes) == {"sigtia2014.mlp", "mfcc", "pmsc"}
+        assert sizes["mfcc"] == sizes["pmsc"] == sizes["sigtia2014.mlp"] == ({20} if quick else {trees}), quick
 
 
 def run_quick(suite: Path, tmp_path: Path, capsys) -> list[str]:

@@ -5,8 +5,8 @@ Standardise (training mean and std, stored in the model as buffers) ->
 Softmax cross-entropy for single-label tasks, per-tag logistic loss for
 multi-label ones; Adam (or plain SGD) at the coursework's learning rate 0.2
 on minibatches reshuffled every epoch from a generator seeded by
-`random_state` (the coursework never shuffled), for its 100 epochs, the last
-epoch's weights kept. `early_stopping = true` stops on the validation loss
+`random_state` (the coursework forgot to shuffle one split), for its 100
+epochs, the last epoch's weights kept. `early_stopping = true` stops on the validation loss
 after `patience` epochs without improvement and keeps the best weights (the
 behaviour of version 1, with `learning_rate = 0.001`).
 """
