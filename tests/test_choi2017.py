@@ -111,18 +111,21 @@ def test_a_tiny_crnn_learns_the_embedded_tags(tmp_path):
         arch="crnn", budget=80_000, n_mels=48, window_frames=94, batch_size=10, updates_per_epoch=100, max_epochs=6,
         learning_rate=0.003,
     )  # fmt: skip
-    system.fit(train, valid)
+    # Selection on the training clips: on 12 validation clips the untrained network can score best (random_state 1
+    # on one thread kept update 0, train AUC 0.45; CI's 0.675 was such a pick), so validating there tested the
+    # selection's noise, not learning. Validated on train, the kept weights are trained ones (checked below; the
+    # last ones in every run measured).
+    system.fit(train, train)
     # What training guarantees, on any CPU: it fits the tags it was trained on, and ranks unseen works' tags better
-    # than chance. The test AUC itself (12 clips, 23 tags) moves with the CPU's vector kernels as much as with the
-    # seed (issue #17: 0.569 on a CPU without AVX-512; here 0.58-0.70 over random_state 0-7, train 0.85-0.94),
-    # so a bar of 0.6 on it was a coin toss, not a check. With the released CRNN's proportions (GRU of a quarter
-    # the widest convolution) 20,000 parameters leave a GRU of 7 units that had not learned after 600 updates
-    # (train 0.52); at 80,000: train 0.83, test 0.63.
+    # than chance. The test AUC itself (12 clips, 23 tags) moves with the CPU's vector kernels and thread count as
+    # much as with the seed, so it is only held above chance. Measured on one thread, random_state 0-2: train
+    # 0.80-0.87, test 0.58-0.67.
     train_auc = roc_auc(train.targets, system.predict(train), average="macro")
     auc = roc_auc(test.targets, system.predict(test), average="macro")
+    info = system.training_info()
+    assert info["updates"] == 600 and info["best_update"] >= 300, info
     assert train_auc > 0.75, train_auc
     assert auc > 0.5, auc
-    info = system.training_info()
     assert abs(info["budget_error"]) <= 0.05 and system.n_parameters() == count("crnn", 48, 23, info["width"])
     assert info["s_per_window"] > 0
 
