@@ -223,7 +223,9 @@ def check_dataset(factory, params: dict | None = None, data_root=None, name: str
     if "root" not in names and not open_ended:
         raise ConformanceError("__init__ must take a `root` parameter: runs pass root=<data root>/<name>, or None "
                                "without a data root")
-    params = {**(params or {}), "root": None if data_root is None else Path(data_root) / name}
+    locate = getattr(factory, "locate_root", None)
+    where = None if data_root is None else locate(Path(data_root), name) if locate else Path(data_root) / name
+    params = {**(params or {}), "root": where}
     try:
         dataset, again = factory(**params), factory(**params)
     except TypeError as exc:

@@ -154,7 +154,7 @@ def test_run_on_an_absent_dataset_is_one_clear_error(tmp_path, capsys):
     (tmp_path / "gtzan").mkdir()
     code = main(["run", str(REPO / "suites" / "gtzan-random-4fold.toml"), "--data-root", str(tmp_path), "--no-progress"])
     err = capsys.readouterr().err
-    assert code == 2 and err.startswith("error: gtzan: no GTZAN genre folders under")
+    assert code == 2 and err.startswith("error: ") and "gtzan: no GTZAN genre folders under" in err.splitlines()[0]
     assert "Traceback" not in err
 
 

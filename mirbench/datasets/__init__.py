@@ -24,7 +24,9 @@ def _open(name: str, params_json: str, root: str | None, cache: str) -> Dataset:
 
     factory = datasets.get(name)
     params = json.loads(params_json)
-    return factory(root=Path(root) / name if root else None, **params)
+    locate = getattr(factory, "locate_root", None)
+    where = (locate(Path(root), name) if locate else Path(root) / name) if root else None
+    return factory(root=where, **params)
 
 
 def open_dataset(spec: dict, root: str | Path | None = None) -> Dataset:

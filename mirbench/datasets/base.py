@@ -152,6 +152,13 @@ class Dataset:
         checked this way before any run); subclasses check theirs, and call it from `__init__` too."""
 
     @classmethod
+    def locate_root(cls, data_root: Path, name: str) -> Path:
+        """The folder this dataset reads under the data root: `<data root>/<name>`; a dataset whose copy may sit
+        elsewhere under it (another tool's layout) or that reads the data root itself overrides this, and may raise
+        DatasetError naming the places it looked."""
+        return data_root / name
+
+    @classmethod
     def task_for(cls, params: dict) -> Task | None:
         """The kind of task these constructor parameters give, when known without building (for `validate`)."""
         return cls.fixed_task

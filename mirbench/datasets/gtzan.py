@@ -8,9 +8,11 @@ See docs/datasets/gtzan.md.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
+from importlib import resources
 from pathlib import Path
 from typing import ClassVar
 
@@ -24,8 +26,15 @@ GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "
 TRACKS_PER_GENRE = 100
 SAMPLE_RATE = 22050
 EXTENSIONS = (".wav", ".au")  # preferred first: a track present in both formats is read from its .wav
+#: mirdata's folder for GTZAN under its home `~/mir_datasets` (the loader's default data_home), and where its
+#: index puts the genre folders in it: version 1.0 (the full archive) and "mini" (10 tracks a genre).
+MIRDATA_DIR = "gtzan_genre"
+MIRDATA_AUDIO_DIRS = ("gtzan_genre/genres", "gtzan_mini-main/genres")
 #: Where the genre folders may sit under the dataset root: the archive, the Kaggle copy, mirdata's download.
-AUDIO_DIRS = ("genres", "Data/genres_original", "gtzan_genre/genres")
+AUDIO_DIRS = ("genres", "Data/genres_original") + MIRDATA_AUDIO_DIRS
+#: The md5s of mirdata's gtzan_genre index 1.0, shipped in this package (file name under mirbench/datasets/).
+MIRDATA_MD5S = "gtzan_mirdata_md5.json"
+MIRDATA = "mirdata"  # the `checksums` value that names them
 
 EXPECTED_LAYOUT = """\
     gtzan/
@@ -33,7 +42,8 @@ EXPECTED_LAYOUT = """\
       genres/blues/blues.00001.wav
       ...
       genres/rock/rock.00099.wav
-    (the Kaggle copy, gtzan/Data/genres_original/<genre>/..., is found too)"""
+    (the Kaggle copy, gtzan/Data/genres_original/<genre>/..., is found too, and mirdata's download
+    where mirdata puts it: gtzan_genre/gtzan_genre/genres/<genre>/..., with --data-root ~/mir_datasets)"""
 
 _ID = re.compile(r"^(?P<genre>[a-z]+)\.(?P<number>\d{5})$")
 
@@ -54,12 +64,20 @@ def track_id(genre: str, number: int) -> str:
     return f"{genre}.{number:05d}"
 
 
-def find_audio_dir(root: Path) -> Path:
-    """The folder holding the genre folders under `root`; DatasetError saying where it looked otherwise."""
+def audio_dir_under(root: Path) -> Path | None:
+    """The first of `root/<AUDIO_DIRS>` that holds a genre folder, or None."""
     for rel in AUDIO_DIRS:
         folder = root / rel
         if folder.is_dir() and any((folder / g).is_dir() for g in GENRES):
             return folder
+    return None
+
+
+def find_audio_dir(root: Path) -> Path:
+    """The folder holding the genre folders under `root`; DatasetError saying where it looked otherwise."""
+    folder = audio_dir_under(root)
+    if folder is not None:
+        return folder
     looked = ", ".join(f"{root / rel}/<genre>/" for rel in AUDIO_DIRS)
     raise DatasetError(
         f"gtzan: no GTZAN genre folders under {root} (looked for {looked}).\n"
@@ -99,13 +117,28 @@ def read_checksums(path: str | os.PathLike) -> dict[str, str]:
     return known
 
 
-class GTZANDataset(Dataset):
-    """GTZAN from `<root>/genres/<genre>/<genre>.000NN.{wav,au}` (or the Kaggle `Data/genres_original/`).
+@functools.lru_cache(maxsize=1)
+def _published_md5s() -> dict[str, str]:
+    with resources.as_file(resources.files("mirbench.datasets") / MIRDATA_MD5S) as path:
+        return read_checksums(path)
 
-    `checksums`: optional path to a JSON of known md5s (mirdata's
+
+def published_md5s() -> dict[str, str]:
+    """md5 by track id of the 1000 files of mirdata's gtzan_genre index 1.0, shipped with mirbench (a copy)."""
+    return dict(_published_md5s())
+
+
+class GTZANDataset(Dataset):
+    """GTZAN from `<root>/genres/<genre>/<genre>.000NN.{wav,au}` (or the Kaggle `Data/genres_original/`, or
+    mirdata's `gtzan_genre/genres/`).
+
+    `checksums`: "mirdata" (the md5s of mirdata's index, shipped with
+    mirbench), or a path to a JSON of known md5s (mirdata's
     `gtzan_genre_index_1.0.json`, or `{id: md5}`); `validate` then warns
-    ("checksum") for every .wav file that differs. `tracks_per_genre` (100)
-    indexes only the first N tracks of each genre, for tests and subsets.
+    ("checksum") for every .wav file that differs. Unset, a copy in mirdata's
+    layout is checked against mirdata's md5s, and any other copy is not.
+    `tracks_per_genre` (100) indexes only the first N tracks of each genre,
+    for tests and subsets.
     """
 
     name = "gtzan"
@@ -131,7 +164,13 @@ class GTZANDataset(Dataset):
             )
         self.root = root
         self.audio_dir = find_audio_dir(root)
-        self.checksums = read_checksums(checksums) if checksums else None
+        in_mirdata_layout = self.audio_dir.relative_to(root).as_posix() in MIRDATA_AUDIO_DIRS
+        #: where the known md5s come from: "mirdata", a path, or None (not checked)
+        self.checksum_source = checksums if checksums else (MIRDATA if in_mirdata_layout else None)
+        if self.checksum_source == MIRDATA:
+            self.checksums = published_md5s()
+        else:
+            self.checksums = read_checksums(self.checksum_source) if self.checksum_source else None
         tracks = []
         for genre in GENRES:
             folder = self.audio_dir / genre
@@ -146,19 +185,35 @@ class GTZANDataset(Dataset):
         super().__init__(tracks, GENRES, "single-label", SAMPLE_RATE, params=params)
 
     @classmethod
+    def locate_root(cls, data_root: Path, name: str) -> Path:
+        """`<data root>/gtzan` if it holds GTZAN, else mirdata's `<data root>/gtzan_genre` if that does (so that
+        `--data-root ~/mir_datasets` finds mirdata's download); DatasetError naming both places otherwise."""
+        candidates = [data_root / name, data_root / MIRDATA_DIR]
+        for folder in candidates:
+            if folder.is_dir() and audio_dir_under(folder) is not None:
+                return folder
+        mine, theirs = candidates
+        looked = ", ".join(f"{rel}/<genre>/" for rel in AUDIO_DIRS)
+        raise DatasetError(
+            f"gtzan: no GTZAN genre folders under {mine}/ or {theirs}/ (mirdata's folder); looked in each for "
+            f"{looked}.\nExpected layout under the data root (--data-root DIR or MIRBENCH_DATA):\n{EXPECTED_LAYOUT}"
+        )
+
+    @classmethod
     def check_params(cls, checksums: str | None = None, tracks_per_genre: int = TRACKS_PER_GENRE) -> None:
-        """`tracks_per_genre` from 1 to 100; `checksums` a path (its content is read when the dataset opens)."""
+        """`tracks_per_genre` from 1 to 100; `checksums` "mirdata" or a path (read when the dataset opens)."""
         n = tracks_per_genre
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= TRACKS_PER_GENRE:
             raise DatasetError(f"gtzan: tracks_per_genre must be an integer from 1 to {TRACKS_PER_GENRE}, got {n!r}")
         if checksums is not None and not isinstance(checksums, (str, os.PathLike)):
-            raise DatasetError(f"gtzan: checksums must be the path of a JSON file of md5s, got {checksums!r}")
+            raise DatasetError(f"gtzan: checksums must be \"mirdata\" or the path of a JSON file of md5s, got {checksums!r}")
 
     def validate(self) -> ValidationReport:
-        """Missing, unreadable and wrong-rate files; with `checksums`, .wav files whose md5 differs."""
+        """Missing, unreadable and wrong-rate files; with known md5s (`checksums`), .wav files whose md5 differs."""
         report = super().validate()
         if self.checksums is None:
             return report
+        source = "mirdata's gtzan_genre index 1.0" if self.checksum_source == MIRDATA else self.checksum_source
         for t in self.tracks:
             known = self.checksums.get(t.id)
             # the known md5s are those of the .wav archive; an .au copy cannot be compared
@@ -166,7 +221,7 @@ class GTZANDataset(Dataset):
                 continue
             actual = md5sum(t.path)
             if actual != known:
-                report.warn(t.id, "checksum", f"{t.path}: md5 {actual}, the published file has {known}")
+                report.warn(t.id, "checksum", f"{t.path}: md5 {actual}, the published file has {known} (per {source})")
         return report
 
 

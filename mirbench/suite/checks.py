@@ -30,14 +30,20 @@ def check_data_root(suite: Suite, explicit_root=None) -> None:
             f"{suite.path}: dataset {name!r} is read from disk, but no data root is set; "
             f"pass --data-root DIR or set MIRBENCH_DATA, with the dataset under DIR/{name}/"
         )
-    if not (root / name).is_dir() and root.name == name:
+    factory = datasets.get(name)
+    locate = getattr(factory, "locate_root", None)
+    try:
+        where = locate(root, name) if locate else root / name  # another tool's layout (mirdata's) may be found too
+    except DatasetError as exc:
+        raise DatasetError(f"{suite.path}: {exc}") from None
+    if not where.is_dir() and root.name == name:
         raise DatasetError(
             f"{suite.path}: --data-root {root} is the {name!r} dataset's own folder; pass the folder above it "
             f"({root.parent}): datasets are read from DIR/{name}/"
         )
-    if not (root / name).is_dir():
-        layout = getattr(datasets.get(name), "expected_layout", "")
+    if not where.is_dir():
+        layout = getattr(factory, "expected_layout", "")
         raise DatasetError(
-            f"{suite.path}: dataset {name!r} expected at {root / name}, which does not exist"
+            f"{suite.path}: dataset {name!r} expected at {where}, which does not exist"
             + (f"; expected layout:\n{layout}" if layout else "")
         )
