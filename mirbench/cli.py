@@ -319,9 +319,17 @@ def cmd_data_check(args) -> int:
     from mirbench.datasets.inspect import health
     from mirbench.registry import datasets
 
-    params = parse_params(args.param)
-    vetted(datasets, args.name, params, "--param")
-    dataset = open_dataset({"name": args.name, **params}, args.data_root)
+    if args.name.endswith(".toml"):  # a suite file: check the dataset it runs on, as `run` would open it
+        from mirbench.suite import load_suite
+
+        if args.param:
+            raise InputError("--param cannot be combined with a suite file; change its [dataset] table instead")
+        spec = dict(load_suite(args.name).dataset)
+    else:
+        params = parse_params(args.param)
+        vetted(datasets, args.name, params, "--param")
+        spec = {"name": args.name, **params}
+    dataset = open_dataset(spec, args.data_root)
     report = dataset.validate()
     print(health(dataset, report))
     return EXIT_FAILED_TRIALS if report.problems else 0
@@ -505,7 +513,7 @@ def parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="inspect a dataset copy or a protocol's splits")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     dcheck = data_sub.add_parser("check", help="validate a dataset: what is missing or corrupt, usable tracks per class")
-    dcheck.add_argument("name", metavar="NAME")
+    dcheck.add_argument("name", metavar="NAME", help="a dataset name, or a suite file (the dataset it runs on)")
     dcheck.add_argument("--data-root", help="root of the real datasets (default: $MIRBENCH_DATA)")
     dcheck.add_argument("--param", action="append", metavar="KEY=VALUE", help="a dataset parameter (repeatable)")
     dcheck.set_defaults(func=cmd_data_check)

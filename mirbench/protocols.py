@@ -362,12 +362,13 @@ def _augmenting_path(over: list[int], need: np.ndarray, chosen: dict, eligible: 
 
 
 class FixedSplit(Protocol):
-    """One fold from given id lists (a published split).
+    """One fold from given id lists (a published split), or, given no lists, from the dataset's own split.
 
     Each part is a list of track ids, or a path to a text file with one id per
     line (blank lines and lines starting with '#' are skipped). Tracks of the
     dataset that no list names are left out of the fold. An error about ids read
-    from a file names the file and the line numbers, never the lines themselves.
+    from a file names the file and the line numbers, never the lines themselves. With no list given at all, a
+    dataset with a `splits` attribute (part -> track ids, or None) gives the fold: a manifest's `split` column.
     """
 
     name: ClassVar[str] = "fixed-split"
@@ -405,6 +406,14 @@ class FixedSplit(Protocol):
         }
 
     def folds(self, dataset: Dataset) -> list[Fold]:
+        own = getattr(dataset, "splits", None)  # a dataset that carries its split (a manifest's split column)
+        listed = any(self._ids.values()) or any(isinstance(v, (str, os.PathLike)) for v in self._given.values())
+        if own is not None and not listed:
+            for part in ("train", "test"):
+                if not own.get(part):
+                    raise InputError(f"fixed-split: dataset {dataset.name!r} has no {part!r} tracks in its split; "
+                                     f"mark some tracks {part!r}, or give the protocol its lists")
+            return [Fold(0, **{part: tuple(own.get(part, ())) for part in PARTS})]
         known = {t.id for t in dataset.tracks}
         for part, ids in self._ids.items():
             unknown = [i for i in ids if i not in known]
@@ -415,7 +424,8 @@ class FixedSplit(Protocol):
                 )
         for part in ("train", "test"):
             if not self._ids[part]:
-                raise InputError(f"fixed-split: {part!r} is empty; give its track ids or an id file")
+                raise InputError(f"fixed-split: {part!r} is empty; give its track ids or an id file "
+                                 "(or use a manifest whose split column marks the tracks)")
         return [Fold(0, **{part: tuple(ids) for part, ids in self._ids.items()})]
 
 

@@ -30,6 +30,7 @@ def health(dataset: Dataset, report: ValidationReport) -> str:
     lines = [
         f"{dataset.name}" + (f" at {root}" if root else "") + f": {len(usable)} of {len(dataset)} tracks usable, "
         f"{len(report.problems)} unusable, {len(report.warnings)} with warnings",
+        *getattr(dataset, "notes", ()),  # what indexing left out (a user's folder: hidden and non-audio files)
         "",
     ]
     totals = class_counts(dataset, [t.id for t in dataset.tracks])
