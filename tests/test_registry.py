@@ -12,7 +12,7 @@ from mirbench.registry import GROUPS, REGISTRIES, Registry, RegistryError
 IN_TREE = {
     "mirbench.systems": {"mfcc", "pmsc", "sigtia2014.mlp", "dieleman2014.cnn", "choi2017.cnn", "fagan.cnn1d",
                          "fagan.cnn2d", "fagan.alexnet", "fagan.vgg16", "fagan.samplecnn", "fagan.lstm", "fagan.rcnn",
-                         "fma.mlp", "fma.logreg", "fma.linear-svm", "fma.svm", "fma.knn", "fma.rf"},
+                         "fma.mlp", "fma.logreg", "fma.linear-svm", "fma.svm", "fma.knn", "fma.rf", "hear"},
     "mirbench.datasets": {"corpus", "synthetic", "gtzan", "ismir2004", "mtat", "fma", "folder", "manifest"},
     "mirbench.protocols": {"stratified-kfold", "fixed-split", "gtzan-random-4fold", "gtzan-fault-filtered",
                            "ismir2004-train-dev", "mtat-12-1-3", "mtat-cleaned", "fma-small", "fma-medium", "fma-top10"},

@@ -10,8 +10,9 @@ A trial's identity has these parts, each a short hash (or a plain value):
   split     the fold's split hash;
   variant   the system, its label and every parameter;
   seed      the trial seed;
-  versions  mirbench's result-affecting versions: of the trial record, the audio loader, every frontend, and the
-            system's own `version` class attribute (when it declares one).
+  versions  mirbench's result-affecting versions: of the trial record, the audio loader, every frontend, the
+            system's own `version` class attribute (when it declares one), and the code outside mirbench the
+            variant runs, as the system declares it (`code_dependencies`: a pretrained module's version and weights).
 A stored record is reused only when its identity equals the planned one part for part; otherwise the trial is
 rerun and the run says which part changed.
 """
@@ -41,6 +42,8 @@ REASONS = {
     "seed": "the seed changed",
     "versions": "mirbench's result-affecting code changed",
     "versions.system": "the system's version changed",
+    "versions.dependencies": "the code or weights the system loads changed (a pretrained module's version or its "
+                             "weights file)",
 }
 
 
@@ -98,6 +101,14 @@ def other_data(system_factory, params: dict, data_root, memo: dict) -> str | Non
     return digest(parts)
 
 
+def code_dependencies(system_factory, params: dict) -> dict | None:
+    """The versions of the code outside mirbench that a variant runs, or None: a system declares them with a
+    classmethod `code_dependencies(params) -> dict` (a HEAR module's distribution version and its weights' hash),
+    so upgrading a pretrained model reruns the trials that used it, and only those."""
+    declare = getattr(system_factory, "code_dependencies", None)
+    return declare(params) if callable(declare) else None
+
+
 def code_versions(system_factory, origin: str = "mirbench") -> dict:
     """The versions that a trial's numbers depend on: mirbench's, and those of the frontends the system may use:
     mirbench's own and those of its distribution (`origin`). Another package's frontends are left out, so that
@@ -131,8 +142,9 @@ def why_rerun(stored: dict | None, planned: dict) -> str | None:
                     return REASONS[f"suite.{key}"]
         if stored.get(part) != planned[part]:
             if part == "versions" and isinstance(stored.get(part), dict):
-                others = {k: v for k, v in stored[part].items() if k != "system"}
-                if others == {k: v for k, v in planned[part].items() if k != "system"}:
-                    return REASONS["versions.system"]
+                for own in ("system", "dependencies"):  # a change in one of these alone is named as such
+                    others = {k: v for k, v in stored[part].items() if k != own}
+                    if others == {k: v for k, v in planned[part].items() if k != own}:
+                        return REASONS[f"versions.{own}"]
             return REASONS["suite.version" if part == "suite" else part]
     return None

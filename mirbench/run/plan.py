@@ -33,7 +33,9 @@ def plan(suite: Suite, dataset: Dataset, options: RunOptions, skipped: dict, kin
 
     `skipped` maps unusable track ids to their reason, `kinds` to their kind of problem (both from validation).
     """
-    from mirbench.run.identity import code_versions, data_fingerprint, digest, identity, other_data, suite_parts
+    from mirbench.run.identity import (
+        code_dependencies, code_versions, data_fingerprint, digest, identity, other_data, suite_parts,
+    )
     from mirbench.registry import systems
 
     folds = folds_of(dataset, suite.protocol)
@@ -58,6 +60,11 @@ def plan(suite: Suite, dataset: Dataset, options: RunOptions, skipped: dict, kin
     data = data_fingerprint(dataset, used, skipped, kinds)
     memo: dict = {}
     other = {v.id: other_data(systems.get(v.system), v.params, options.data_root, memo) for v in variants}
+    code = {v.id: versions[v.system] for v in variants}
+    for v in variants:
+        outside = code_dependencies(systems.get(v.system), v.params)
+        if outside is not None:
+            code[v.id] = {**code[v.id], "dependencies": outside}
     parts = suite_parts(suite.data, options.quick)
     return [
         TrialSpec(
@@ -79,7 +86,7 @@ def plan(suite: Suite, dataset: Dataset, options: RunOptions, skipped: dict, kin
             precision=options.precision,
             system_target=targets[variant.system],
             identity=identity(parts, options.quick, data if other[variant.id] is None else digest([data, other[variant.id]]),
-                              fold.split_hash(), variant.describe(), seed, versions[variant.system]),
+                              fold.split_hash(), variant.describe(), seed, code[variant.id]),
         )
         for (variant, fold, seed), device in zip(grid, devices)
     ]
