@@ -151,15 +151,47 @@ def reports_dir(results: Path, quick: bool, given: str | None) -> Path:
 
 
 def cmd_report(args) -> int:
+    """A results directory, or a submission bundle: verified first (its numbers are printed as its own, so they
+    must be the ones its predictions give), then unpacked into a temporary results directory and reported."""
     from mirbench.report import write_report
 
     from mirbench.results import ResultStore, ran_quick
 
+    if Path(args.results_dir).is_file():
+        return report_bundle(args)
     results = results_dir(args.results_dir)
     quick = ran_quick(ResultStore(results).read_suite())
     paths = write_report(results, reports_dir(results, quick, args.reports))
     for path in paths:
         print(f"wrote {path}")
+    return 0
+
+
+def report_bundle(args) -> int:
+    """`mirbench report BUNDLE`: the report of a verified bundle, as its run wrote it; a quick run's report goes
+    beside the bundle (<results name>-report/) unless --reports says where."""
+    import tempfile
+
+    from mirbench.bundles import unpack
+    from mirbench.report import write_report
+    from mirbench.results import ran_quick
+    from mirbench.submission import read_submission, verify
+
+    path = Path(args.results_dir)
+    doc = read_submission(path)
+    result = verify(doc, args.data_root, args.suites_dir)
+    if not result.ok:
+        for problem in result.problems:
+            print(f"REJECTED: {problem}", file=sys.stderr)
+        print(f"error: {path} did not verify, so no report was written from it; see 'mirbench verify {path}'",
+              file=sys.stderr)
+        return EXIT_FAILED_TRIALS
+    quick = ran_quick(doc["suite"])
+    out = Path(args.reports) if args.reports else (path.parent / f"{doc['suite']['name']}-report" if quick
+                                                   else Path("reports"))
+    with tempfile.TemporaryDirectory(prefix="mirbench-bundle-") as tmp:
+        for written in write_report(unpack(doc, Path(tmp)), out):
+            print(f"wrote {written}")
     return 0
 
 
@@ -174,19 +206,32 @@ def cmd_schema(args) -> int:
 
 
 def cmd_submit(args) -> int:
-    from mirbench.submission import write_submission
+    """Bundle a run into submissions/<suite>--<package>.json.gz (or --out), refusing to replace a bundle of
+    another run: the same run, resumed with more trials, may replace its own."""
+    from mirbench.bundles import SUBMISSIONS, default_name, extends, write_bundle
+    from mirbench.submission import SubmissionError, bundle, read_submission
 
-    if not Path(args.out).parent.is_dir():
-        raise InputError(f"--out {args.out}: the directory {Path(args.out).parent} does not exist")
-    path = write_submission(results_dir(args.results_dir), args.out)
-    print(f"wrote {path}")
+    doc = bundle(results_dir(args.results_dir))
+    out = Path(args.out) if args.out else SUBMISSIONS / default_name(doc)
+    if args.out and not out.parent.is_dir():
+        raise InputError(f"--out {args.out}: the directory {out.parent} does not exist")
+    if out.exists():
+        try:
+            old = read_submission(out)
+        except SubmissionError:
+            old = None
+        if old is None or not extends(doc, old):
+            raise InputError(f"{out} holds another run's submission; give --out another file name, or delete {out} "
+                             "if it is yours")
+    write_bundle(doc, out)
+    print(f"wrote {out}")
     return 0
 
 
 def cmd_verify(args) -> int:
     """Exit 0: verified and complete; 1: rejected, or verified but incomplete (the leaderboard lists it apart);
     2: not a submission this verifier can read, or the dataset is not available here."""
-    from mirbench.submission import read_submission, some, verify
+    from mirbench.submission import NOT_CHECKED, read_submission, some, verify
 
     result = verify(read_submission(args.submission), args.data_root, args.suites_dir)
     for problem in result.problems:
@@ -201,20 +246,28 @@ def cmd_verify(args) -> int:
               f"trials (missing: {some(result.missing)}); the leaderboard lists it apart from complete runs")
         return EXIT_FAILED_TRIALS
     print(f"verified: {result.checked} trial(s); every metric recomputed from the predictions")
+    print(NOT_CHECKED)
     return 0
 
 
 def leaderboard_sources(paths: list[str]) -> list[Path]:
-    """The paths given, or every results directory under results/ and submission under submissions/."""
+    """The paths given (each once), or every results directory under results/ and every submission (*.json,
+    *.json.gz) under submissions/."""
     if paths:
-        return [Path(p) for p in paths]
+        given: dict[Path, Path] = {}
+        for p in map(Path, paths):
+            given.setdefault(p.resolve(), p)
+        return list(given.values())
     found = sorted(p.parent for p in Path("results").glob("*/suite.json"))
-    return found + sorted(Path("submissions").glob("*.json"))
+    return found + sorted(p for pattern in ("*.json", "*.json.gz") for p in Path("submissions").glob(pattern))
 
 
 def cmd_leaderboard(args) -> int:
-    """Every source that cannot be read or verified is skipped with one line; the others are still ranked."""
-    from mirbench.leaderboard import build, entry_from_results, entry_from_submission
+    """Every source that cannot be read or verified is skipped with one line; the others are still ranked. Results
+    directories are ranked as unverified local runs; with --site DIR the static site is written instead of the
+    board in --reports, and without --replace a board that would lose rows of the one on disk is refused."""
+    from mirbench.leaderboard import entry_from_results, entry_from_submission
+    from mirbench.site.build import write_board
     from mirbench.submission import read_submission, verify
 
     entries, rejected = [], 0
@@ -239,8 +292,14 @@ def cmd_leaderboard(args) -> int:
     if not entries:
         print("error: nothing to rank: give results directories or verified submission files", file=sys.stderr)
         return EXIT_USAGE
-    for path in build(entries, args.reports):
-        print(f"wrote {path}")
+    if args.site:
+        from mirbench.site.build import write_site
+
+        written = write_site(entries, args.site)
+        print(f"wrote {written[0]} and {len(written) - 1} report page(s) under {Path(args.site) / 'runs'}")
+    else:
+        for path in write_board(entries, args.reports, replace=args.replace):
+            print(f"wrote {path}")
     return EXIT_FAILED_TRIALS if rejected else 0
 
 
@@ -501,10 +560,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.set_defaults(func=cmd_run)
 
-    rep = sub.add_parser("report", help="regenerate a report from a results directory alone")
-    rep.add_argument("results_dir", metavar="RESULTS_DIR")
+    rep = sub.add_parser("report", help="regenerate a report from a results directory or a submission bundle alone")
+    rep.add_argument("results_dir", metavar="RESULTS_DIR", help="a results directory, or a bundle from 'mirbench submit'")
     rep.add_argument("--reports", help="output directory (default reports/; for a --quick run, the results "
                      "directory's report/)")
+    rep.add_argument("--data-root", help="root of the real datasets, for verifying a bundle (default: $MIRBENCH_DATA)")
+    rep.add_argument("--suites-dir", default="suites", help="suite files a bundle must match")
     rep.set_defaults(func=cmd_report)
 
     sch = sub.add_parser("schema", help="print the JSON Schema of a trial record (mirbench.trial/1)")
@@ -538,9 +599,10 @@ def parser() -> argparse.ArgumentParser:
     chkd.add_argument("--data-root", help="root of the real datasets (default: $MIRBENCH_DATA)")
     chkd.set_defaults(func=cmd_check_dataset)
 
-    subm = sub.add_parser("submit", help="bundle a suite run's trial records and predictions into one file")
+    subm = sub.add_parser("submit", help="bundle a suite run's records and predictions into submissions/")
     subm.add_argument("results_dir", metavar="RESULTS_DIR")
-    subm.add_argument("--out", required=True, help="the submission file to write")
+    subm.add_argument("--out", help="the file to write (default submissions/<suite>--<package>.json.gz; a name "
+                      "ending in .gz is compressed)")
     subm.set_defaults(func=cmd_submit)
 
     ver = sub.add_parser("verify", help="recompute a submission's metrics from its predictions and the dataset")
@@ -549,10 +611,15 @@ def parser() -> argparse.ArgumentParser:
     ver.add_argument("--suites-dir", default="suites", help="suite files the submission's version must match")
     ver.set_defaults(func=cmd_verify)
 
-    lead = sub.add_parser("leaderboard", help="rank results directories and verified submissions")
+    lead = sub.add_parser("leaderboard", help="rank verified submissions and local results (docs/leaderboard.md)")
     lead.add_argument("paths", nargs="*", metavar="PATH",
-                      help="results directories and submission files (default: results/*/ and submissions/*.json)")
+                      help="results directories and submission files (default: results/*/ and "
+                           "submissions/*.json, *.json.gz)")
     lead.add_argument("--reports", default="reports", help="where leaderboard.md and .html go (default reports/)")
+    lead.add_argument("--replace", action="store_true",
+                      help="overwrite the board in --reports even when the new one lacks some of its rows")
+    lead.add_argument("--site", metavar="DIR",
+                      help="write a static site into DIR instead (index.html and one page per run), not the board")
     lead.add_argument("--data-root", help="root of the real datasets, for verifying submissions")
     lead.add_argument("--suites-dir", default="suites", help="suite files submissions must match")
     lead.set_defaults(func=cmd_leaderboard)

@@ -1,13 +1,21 @@
-"""The leaderboard: many suite runs (local results or submissions) ranked side by side, as Markdown and HTML.
+"""The leaderboard: many suite runs (submissions and local results) ranked side by side, as Markdown and HTML.
 
 An entry is one suite run: {"source": "submission:<file>" | "local:<dir>", "suite": suite document,
-"records": successful trial records, "complete": bool, "planned": {variant id: planned trials} | None,
-"n_trials"/"n_planned": the entry's counts, "new_suite": bool}. Rows pool folds and seeds like the per-suite
-reports, and rank best first within each (dataset, protocol, metric): every current metric is higher-is-better.
+"records": successful trial records, "verified": bool, "complete": bool, "planned": {variant id: planned trials}
+| None, "n_trials"/"n_planned": the entry's counts, "new_suite": bool}. Rows pool folds and seeds like the
+per-suite reports, and rank best first within each (dataset, protocol, metric): every current metric is
+higher-is-better.
 
-Only complete runs of suites registered with the verifier are ranked. A row with fewer trials than planned, a row
-of an incomplete submission, and a row of a suite not registered here (verified as a new suite) are listed below
-the ranked table of their section, unranked, each saying why ("incomplete: 3 of 4 trials").
+What is ranked, and where (docs/leaderboard.md says why):
+- verified submissions, complete, of suites registered with the verifier: the ranked table of a section;
+- local results directories: a table of their own under it, "unverified local runs", ranked among themselves
+  (L1, L2, ...) and marked "local, unverified" in every row, so that no row of one reads as a verified result;
+- incomplete runs and suites not registered here: listed below, unranked, each saying why;
+- `--quick` runs (few tracks, few epochs): sections of their own after every full one, never ranked.
+
+One run found in several inputs (a results directory and the submission made from it) is one row: rows are keyed
+by `run_id` (suite hash, quick flag, trial ids and a digest of the trials' predictions and metrics), keeping the
+verified source, and the row names the other sources it stood for ("also local:quickstart").
 
 Train time is a trial's fit seconds, plus, when its network came from the model cache (trained once by a
 sibling variant), that network's own training seconds: every variant built on a network is charged its full
@@ -16,67 +24,57 @@ training, and such rows, the variant that trained it included, are marked "(shar
 
 from __future__ import annotations
 
-import html as html_lib
+import hashlib
+import json
 from pathlib import Path
 
 from tabulate import tabulate
 
+from mirbench.errors import InputError
 from mirbench.metrics import summarise
 from mirbench.report.cells import by_variant
 from mirbench.results import ResultStore, ran_quick
+from mirbench.site import keep, names
 from mirbench.submission import SCHEMA, Verification
 
 COLUMNS = ("Rank", "System", "Mean ± std", "Folds", "Parameters", "Train time (s)",
            "Hardware", "Date", "mirbench", "Source")
-SORT_SCRIPT = """
-function cmp(x, y, dir) {
-  if (typeof x === "number") { if (isNaN(x) || isNaN(y)) return isNaN(x) - isNaN(y); return (x - y) * dir; }
-  return x.localeCompare(y) * dir;
-}
-document.querySelectorAll("table.board th").forEach(th => th.addEventListener("click", () => {
-  const body = th.closest("table").tBodies[0], i = th.cellIndex, dir = th.dataset.dir === "1" ? -1 : 1;
-  th.dataset.dir = String(dir);
-  const key = td => td.dataset.value !== undefined ? parseFloat(td.dataset.value) : td.textContent;
-  [...body.rows].sort((a, b) => cmp(key(a.cells[i]), key(b.cells[i]), dir)).forEach(r => body.appendChild(r));
-}));
-"""
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
-table.board { border-collapse: collapse; margin-bottom: 2em; }
-table.board th, table.board td { border: 1px solid #ccc; padding: 0.3em 0.6em; }
-table.board th { background: #f0f0f0; cursor: pointer; user-select: none; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.quick { color: #a60; }
-"""
+APART = "Not ranked: incomplete runs and suites not registered here"
+LOCAL = "Unverified local runs (results directories, not checked by 'mirbench verify'), ranked among themselves"
+QUICK = "Quick runs ('mirbench run --quick': few tracks, few epochs), never ranked"
 
 
 def entry_from_results(results_dir: str | Path) -> dict:
-    """An entry from a local results directory (its suite.json and successful trials). When plan.json lists the
-    run's planned trials, only those count and the entry is complete when every one has a successful record."""
+    """An entry from a local results directory (its suite.json and successful trials), unverified. When plan.json
+    lists the run's planned trials, only those count and the entry is complete when every one has a successful
+    record."""
     store = ResultStore(results_dir)
     suite = store.read_suite()
     records = [r for r in store.records() if r.get("status") == "ok"]
-    entry = {"source": f"local:{Path(results_dir).name}", "suite": suite, "records": records}
+    entry = {"source": f"local:{Path(results_dir).name}", "suite": suite, "records": records, "verified": False,
+             "results_dir": str(results_dir)}
     planned = store.planned()
     if isinstance(planned, dict) and planned:
         records = [r for r in records if r.get("trial_id") in planned]
-        by_variant: dict[str, int] = {}
+        per_variant: dict[str, int] = {}
         for tid in planned:
             variant = str(tid).rsplit(".fold", 1)[0]  # trial ids are <variant id>.fold<i>.seed<s>
-            by_variant[variant] = by_variant.get(variant, 0) + 1
-        entry.update(records=records, planned=by_variant, n_trials=len(records), n_planned=len(planned),
+            per_variant[variant] = per_variant.get(variant, 0) + 1
+        entry.update(records=records, planned=per_variant, n_trials=len(records), n_planned=len(planned),
                      complete=len({r["trial_id"] for r in records}) == len(planned))
     return entry
 
 
 def entry_from_submission(submission: dict, name: str, verification: Verification | None = None) -> dict:
     """An entry from a loaded submission document; `name` is its file name, shown as the source. With the
-    submission's `verification`, the entry carries its completeness and whether its suite is new here."""
+    submission's passing `verification` it is verified, and carries its completeness and whether its suite is
+    new here; without one it is an unverified submission."""
     schema = submission.get("schema", SCHEMA)
     if schema != SCHEMA or "suite" not in submission or "records" not in submission:
         raise ValueError(f"{name} is not a {SCHEMA} document (it needs 'suite' and 'records')")
     records = [r for r in submission["records"] if r.get("status", "ok") == "ok"]  # bundles hold ok trials only
-    entry = {"source": f"submission:{name}", "suite": submission["suite"], "records": records}
+    entry = {"source": f"submission:{name}", "suite": submission["suite"], "records": records,
+             "verified": verification is not None and verification.ok}
     if verification is not None:
         entry.update(complete=verification.complete, planned=verification.planned_by_variant,
                      n_trials=verification.submitted, n_planned=verification.planned, new_suite=verification.new_suite)
@@ -120,25 +118,52 @@ def train_seconds(record: dict, shared: set[tuple]) -> tuple[float | None, bool]
     return fit + (seconds if reused else 0.0), on_shared
 
 
+def run_id(suite: dict, group: list[dict]) -> str:
+    """The identity of one variant's trials: suite hash, quick flag, trial ids and a digest of each trial's
+    predictions and metrics. Equal ids are the same run seen through two inputs; a rerun of the same suite (other
+    machine, other code) has other predictions, so it stays a row of its own."""
+    trials = sorted(([r.get("trial_id"), r.get("predictions"), r.get("metrics")] for r in group), key=lambda t: str(t[0]))
+    doc = [suite.get("hash"), ran_quick(suite), trials]
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def rows(entries: list[dict]) -> list[dict]:
-    """One row per (dataset, protocol, metric, system variant) of each entry, in no particular order."""
+    """One row per (dataset, protocol, metric, system variant) of each entry, one per run (`dedupe`), unordered."""
+    sources = [e["source"] for e in entries]
+    twice = sorted({s for s in sources if sources.count(s) > 1})
+    if twice:
+        raise InputError(f"two inputs are both named {twice[0]!r} (a source is named by its folder or file name); "
+                         "rename one of them, or give it only once")
     out = []
     for entry in entries:
         suite, records = entry["suite"], entry["records"]
-        groups = by_variant(records)
         shared = shared_networks(records)
+        groups = {system: (group, run_id(suite, group)) for system, group in by_variant(records).items()}
         for metric in suite.get("metrics") or sorted({m for r in records for m in r.get("metrics", {})}):
-            for system, group in groups.items():
+            for system, (group, run) in groups.items():
                 stats = summarise(r.get("metrics", {}).get(metric) for r in group)
                 if stats["n"]:
-                    out.append(row(entry, metric, system, group, stats, shared))
-    return out
+                    out.append(dict(row(entry, metric, system, group, stats, shared), run=run))
+    return dedupe(out)
+
+
+def dedupe(table_rows: list[dict]) -> list[dict]:
+    """One row per (metric, run): the verified source before a local one, then the first source by name; the
+    kept row lists in "also" the sources it stands for."""
+    best: dict[tuple[str, str], dict] = {}
+    for r in sorted(table_rows, key=lambda r: (not r["verified"], r["source"])):
+        key = (r["metric"], r["run"])
+        if key in best:
+            best[key]["also"].append(r["source"])
+        else:
+            best[key] = dict(r, also=[])
+    return list(best.values())
 
 
 def component(table: dict) -> str:
     """A dataset or protocol with its parameters ("corpus (task=style)"): only runs of the same task and splits
-    are ranked together."""
-    params = ", ".join(f"{k}={v}" for k, v in sorted(table.items()) if k not in ("name", "root", "cache_dir", "progress"))
+    are ranked together. Part of a section's key, never shown as a heading (`names.heading` is)."""
+    params = ", ".join(f"{k}={v}" for k, v in sorted(table.items()) if k not in names.HIDDEN)
     return f"{table['name']} ({params})" if params else table["name"]
 
 
@@ -167,12 +192,16 @@ def row(entry: dict, metric: str, system: str, group: list[dict], stats: dict, s
     note = notes(entry, group)
     return {
         "dataset": component(suite["dataset"]), "protocol": component(suite["protocol"]), "metric": metric,
+        "heading": names.heading(suite["dataset"], suite["protocol"], metric),
+        "params": names.params_line(suite["dataset"], suite["protocol"]),
+        "dataset_name": names.dataset_name(suite["dataset"]), "protocol_name": names.protocol_name(suite["protocol"]),
         "system": system, "mean": stats["mean"], "std": stats["std"],
         "folds": len({r["fold"]["index"] for r in group}), "seeds": len({r.get("seed") for r in group}),
         "n_parameters": round(sum(params) / len(params)) if params else None,
-        "train_s": fit["mean"], "train_shared": any(on_shared for _, on_shared in trained), "hardware": hardware(first), "date": max(finished)[:10] or None,
-        "mirbench": first.get("mirbench"), "source": entry["source"], "quick": ran_quick(suite),
-        "note": note, "ranked": not note,
+        "train_s": fit["mean"], "train_shared": any(on_shared for _, on_shared in trained), "hardware": hardware(first),
+        "date": max(finished)[:10] or None, "mirbench": first.get("mirbench"), "source": entry["source"],
+        "verified": bool(entry.get("verified", entry["source"].startswith("submission:"))),
+        "quick": ran_quick(suite), "note": note, "ranked": not note,
     }
 
 
@@ -184,109 +213,107 @@ def hardware(provenance: dict) -> str:
     return f"{provenance.get('platform') or '?'}" + (f" ({cpus} CPUs)" if cpus else "")
 
 
-def sections(table_rows: list[dict]) -> dict[tuple[str, str, str], list[dict]]:
-    """Rows grouped by (dataset, protocol, metric), sections sorted by name, rows best first."""
-    out: dict[tuple[str, str, str], list[dict]] = {}
+def sections(table_rows: list[dict]) -> dict[tuple[str, str, str, bool], list[dict]]:
+    """Rows grouped by (dataset, protocol, metric, quick): full runs' sections first, then quick ones, each sorted
+    by name; rows best first."""
+    out: dict[tuple[str, str, str, bool], list[dict]] = {}
     for r in table_rows:
-        out.setdefault((r["dataset"], r["protocol"], r["metric"]), []).append(r)
-    order = lambda r: (not r.get("ranked", True), -r["mean"], r["system"], r["source"])  # noqa: E731
-    return {k: sorted(v, key=order) for k, v in sorted(out.items())}
+        out.setdefault((r["dataset"], r["protocol"], r["metric"], r["quick"]), []).append(r)
+    order = lambda r: (-r["mean"], r["system"], r["source"])  # noqa: E731
+    return {k: sorted(v, key=order) for k, v in sorted(out.items(), key=lambda kv: (kv[0][3], kv[0][:3]))}
 
 
-def ranked_apart(section: list[dict]) -> tuple[list[dict], list[dict]]:
-    """A section's ranked rows and its rows listed apart (incomplete, or of a suite not registered here)."""
-    return [r for r in section if r.get("ranked", True)], [r for r in section if not r.get("ranked", True)]
+def section_key(key: tuple[str, str, str, bool]) -> str:
+    """A section's key as text, as the board records it (`keep`): 'dataset · protocol · metric[ · quick]'."""
+    return " · ".join(key[:3]) + (" · quick" if key[3] else "")
 
 
-APART = "Not ranked: incomplete runs and suites not registered here"
+def heading(key: tuple, section: list[dict]) -> str:
+    """A section's heading: the human sentence, '(quick runs)' after it for a quick section."""
+    return section[0]["heading"] + (" (quick runs)" if key[3] else "")
 
 
-def cells(r: dict, rank: int | None) -> list[str]:
-    """The text of one table row, in COLUMNS order; rank None for a row listed apart."""
+def tables(key: tuple, section: list[dict]) -> list[tuple[str | None, list[dict], list[str | None]]]:
+    """A section's tables as (caption, rows, ranks): verified ranked, local ranked apart (L1, ...), the unranked;
+    a quick section is one unranked table."""
+    if key[3]:
+        return [(QUICK, section, [None] * len(section))]
+    verified = [r for r in section if r["ranked"] and r["verified"]]
+    local = [r for r in section if r["ranked"] and not r["verified"]]
+    apart = [r for r in section if not r["ranked"]]
+    out = [(None, verified, [str(i) for i in range(1, len(verified) + 1)]),
+           (LOCAL, local, [f"L{i}" for i in range(1, len(local) + 1)]),
+           (APART, apart, [None] * len(apart))]
+    return [t for t in out if t[1]]
+
+
+def source_text(r: dict) -> str:
+    """Where a row comes from, with its standing: 'verified: team.json', 'local, unverified: quickstart'."""
+    kind, _, name = r["source"].partition(":")
+    standing = ("verified" if r["verified"] else "unverified submission") if kind == "submission" else "local, unverified"
+    return f"{standing}: {name}" + (f" (also {', '.join(r['also'])})" if r.get("also") else "")
+
+
+def mean_text(r: dict, space: str = " ") -> str:
+    return f"{r['mean']:.3f}{space}±{space}{r['std']:.3f}"
+
+
+def cells(r: dict, rank: str | None, space: str = " ") -> list[str]:
+    """The text of one table row, in COLUMNS order; rank None for an unranked row. `space` joins mean ± std (the
+    HTML page gives a no-break space)."""
     note = f" ({r['note']})" if r.get("note") else ""
     return [
-        "—" if rank is None else str(rank), r["system"] + (" (quick)" if r["quick"] else "") + note,
-        f"{r['mean']:.3f} ± {r['std']:.3f}", str(r["folds"]),
+        "—" if rank is None else rank, r["system"] + (" (quick)" if r["quick"] else "") + note,
+        mean_text(r, space), str(r["folds"]),
         "—" if r["n_parameters"] is None else f"{r['n_parameters']:,}",
         "—" if r["train_s"] is None else f"{r['train_s']:.1f}" + (" (shared)" if r.get("train_shared") else ""),
-        r["hardware"], r["date"] or "—", r["mirbench"] or "—", r["source"],
+        r["hardware"], r["date"] or "—", r["mirbench"] or "—", source_text(r),
     ]
-
-
-def sort_values(r: dict, rank: int | None) -> list[float | None]:
-    """The numbers the HTML sorts numeric columns by (None: a text column); unknown numbers sort as NaN."""
-    nan = float("nan")
-    rank = nan if rank is None else rank
-    params = nan if r["n_parameters"] is None else r["n_parameters"]
-    train = nan if r["train_s"] is None else r["train_s"]
-    return [rank, None, r["mean"], r["folds"], params, train, None, None, None, None]
-
-
-def title(key: tuple[str, str, str]) -> str:
-    return " · ".join(key)
 
 
 def built_from(table_rows: list[dict]) -> str:
     """The line under the title: which runs the board is built from, and how values are computed."""
-    sources = sorted({r["source"] for r in table_rows})
+    sources = sorted({r["source"] for r in table_rows} | {s for r in table_rows for s in r.get("also", [])})
     listed = ", ".join(sources) if sources else "no runs"
     return (f"Built from {len(sources)} suite run(s): {listed}. Mean ± sample standard deviation over folds "
-            "and seeds, best first (higher is better); (quick) marks reduced smoke-test runs. Train time is the "
-            "mean seconds of fitting per trial; a network trained once and reused by other variants (the model "
-            "cache) is charged in full to every variant built on it, marked (shared), so shared times do not add "
-            "up. Rows with fewer trials than planned, or of suites not registered here, are listed below each "
-            "table, unranked.")
+            "and seeds, best first (higher is better). Verified submissions (every metric recomputed from their "
+            "predictions by 'mirbench verify') are ranked first; local results directories are unverified, ranked "
+            "apart among themselves (L1, L2, ...) and marked 'local, unverified'; a run found in several inputs is "
+            "one row, from its verified source, naming the others ('also ...'). Quick runs (--quick) have sections "
+            "of their own, never ranked. Train time is the mean seconds of fitting per trial; a network trained "
+            "once and reused by other variants (the model cache) is charged in full to every variant built on it, "
+            "marked (shared), so shared times do not add up. Rows with fewer trials than planned, or of suites not "
+            "registered here, are listed below each table, unranked.")
+
+
+def md_text(text: str) -> str:
+    """A string from a suite or submission made inert in Markdown: '|' escaped, '<' and '>' as entities."""
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def github_anchor(text: str, seen: dict[str, int]) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as '-', '-1' on a repeat."""
+    slug = "".join(c for c in text.lower() if c.isalnum() or c in " -_").replace(" ", "-")
+    n = seen.get(slug, 0)
+    seen[slug] = n + 1
+    return f"{slug}-{n}" if n else slug
 
 
 def markdown(table_rows: list[dict]) -> str:
-    """The leaderboard as Markdown: one ranked table per dataset · protocol · metric."""
-    parts = ["# Leaderboard", built_from(table_rows)]
+    """The leaderboard as Markdown: a contents list, then one section per dataset, protocol and metric (quick
+    runs last), and the board's rows recorded in a closing comment for the next regeneration (`keep`)."""
+    parts, contents, seen = ["# Leaderboard", md_text(built_from(table_rows))], [], {"contents": 1}
     for key, section in sections(table_rows).items():
-        ranked, apart = ranked_apart(section)
-        parts.append(f"## {title(key)}")
-        for rows_, ranks, head in ((ranked, range(1, len(ranked) + 1), None), (apart, [None] * len(apart), APART)):
-            if rows_:
-                body = [[c.replace("|", "\\|") for c in cells(r, i)] for r, i in zip(rows_, ranks)]
-                parts += ([f"{head}:"] if head else []) + [tabulate(body, COLUMNS, tablefmt="github", disable_numparse=True)]
-    return "\n\n".join(parts) + "\n"
-
-
-def html_row(r: dict, rank: int | None) -> str:
-    """One <tr>: numeric cells carry data-value so the script sorts them as numbers."""
-    tds = []
-    for text, value in zip(cells(r, rank), sort_values(r, rank)):
-        if value is None:
-            tds.append(f"<td>{html_lib.escape(text)}</td>")
-        else:
-            tds.append(f'<td class="num" data-value="{value!r}">{html_lib.escape(text)}</td>')
-    opening = '<tr class="quick">' if r["quick"] else "<tr>"
-    return opening + "".join(tds) + "</tr>"
-
-
-def html(table_rows: list[dict]) -> str:
-    """The leaderboard as one self-contained HTML page of sortable tables (click a header to sort)."""
-    head = "<tr>" + "".join(f"<th>{html_lib.escape(c)}</th>" for c in COLUMNS) + "</tr>"
-    parts = []
-    for key, section in sections(table_rows).items():
-        ranked, apart = ranked_apart(section)
-        parts.append(f"<h2>{html_lib.escape(title(key))}</h2>")
-        for rows_, ranks, label in ((ranked, range(1, len(ranked) + 1), None), (apart, [None] * len(apart), APART)):
-            if rows_:
-                body = "\n".join(html_row(r, i) for r, i in zip(rows_, ranks))
-                parts.append((f"<p>{html_lib.escape(label)}:</p>\n" if label else "")
-                             + f"<table class=\"board\">\n<thead>{head}</thead>\n<tbody>\n{body}\n</tbody>\n</table>")
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Leaderboard</title>\n"
-            f"<style>{STYLE}</style>\n</head>\n<body>\n<h1>Leaderboard</h1>\n"
-            f"<p>{html_lib.escape(built_from(table_rows))}</p>\n" + "\n".join(parts)
-            + f"\n<script>{SORT_SCRIPT}</script>\n</body>\n</html>\n")
-
-
-def build(entries: list[dict], out_dir: str | Path) -> tuple[Path, Path]:
-    """Write leaderboard.md and leaderboard.html into out_dir; return their paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    table_rows = rows(entries)
-    md, page = out / "leaderboard.md", out / "leaderboard.html"
-    md.write_text(markdown(table_rows))
-    page.write_text(html(table_rows))
-    return md, page
+        title = md_text(heading(key, section))
+        contents.append(f"- [{title}](#{github_anchor(heading(key, section), seen)})")
+        parts.append(f"## {title}")
+        if section[0]["params"]:
+            parts.append(f"<sub>{md_text(section[0]['params'])}</sub>")
+        for caption, rows_, ranks in tables(key, section):
+            body = [[md_text(c) for c in cells(r, rank)] for r, rank in zip(rows_, ranks)]
+            parts += ([f"{caption}:"] if caption else []) + [tabulate(body, COLUMNS, tablefmt="github", disable_numparse=True)]
+    if contents:
+        parts[2:2] = ["## Contents", "\n".join(contents)]
+    recorded = [(section_key(k), r["system"], source, r["run"])
+                for k, s in sections(table_rows).items() for r in s for source in [r["source"], *r.get("also", [])]]
+    return "\n\n".join(parts) + "\n\n" + keep.comment(recorded)

@@ -281,16 +281,25 @@ def timings(features_s: float, fit_features_s: float, watch: dict[str, float], h
     }
 
 
+def derived(values: dict) -> dict:
+    """What a record keeps of `metrics.evaluate`'s values besides the scalar metrics: per-class AUCs, the classes
+    whose AUC is undefined, the classes each macro average left out, and the confusion matrix (a verifier
+    recomputes these from the predictions as it does the metrics)."""
+    return {
+        "per_class": {k.removesuffix("_per_class"): v for k, v in values.items() if k.endswith("_per_class")},
+        "auc_undefined_classes": values.get("auc_undefined_classes", []),
+        "macro_excluded": values.get("macro_excluded", {}),  # metric -> classes its average left out
+        "confusion": values.get("confusion"),
+    }
+
+
 def with_result(record: dict, values: dict, predictions: dict, system, timings: dict) -> dict:
     """A trial that succeeded: `metrics.evaluate`'s `values`, the test predictions {track_ids, scores, truth},
     what the fitted `system` reports, and the timings; status "ok"."""
     from mirbench.jsonfile import to_jsonable
 
     record["metrics"] = scalar_metrics(values)
-    record["per_class"] = {k.removesuffix("_per_class"): v for k, v in values.items() if k.endswith("_per_class")}
-    record["auc_undefined_classes"] = values.get("auc_undefined_classes", [])
-    record["macro_excluded"] = values.get("macro_excluded", {})  # metric -> classes its average left out
-    record["confusion"] = values.get("confusion")
+    record.update(derived(values))
     record["predictions"] = predictions
     record["n_parameters"] = system.n_parameters()
     record["training"] = system.training_info()

@@ -30,13 +30,14 @@ if TYPE_CHECKING:
     from mirbench.suite import Suite
     from mirbench.run.trial import TrialSpec
 
-RECORD_KEYS = (
-    "trial_id", "variant", "seed", "protocol", "fold", "dataset", "metrics",
-    "predictions", "n_parameters", "training", "timings", "provenance", "skipped",
-)
 RUN_KEYS = ("hash", "quick_run")  # what a run adds to the suite document in suite.json
 TOLERANCE = 1e-9
+GZIP_MAGIC = b"\x1f\x8b"
 
+#: What recomputing metrics from predictions cannot establish, printed with every verification that passes.
+NOT_CHECKED = ("not checked (no verifier can, from predictions): how they were made, that training never saw the "
+               "test tracks' labels or audio, and the training times and hardware reported; a maintainer judges "
+               "those from the code revision and system packages the bundle names (its 'about')")
 #: A submission file larger than this is refused before it is read (override: $MIRBENCH_SUBMISSION_MAX_MB).
 MAX_MB = 64.0
 MAX_PLANNED = 2000  # trials a suite not registered here may plan
@@ -76,30 +77,36 @@ class Verification:
 
 
 def bundle(results_dir: str | Path) -> dict:
-    """The submission document of a results directory: its suite.json and its successful trial records."""
+    """The submission document of a results directory: its suite.json, its plan, and every planned trial record
+    as the run wrote it (the successful ones under "records", which are verified; the failed ones under "failed",
+    which only the report reads), so that `mirbench report` rebuilds the run's report from the bundle alone; and,
+    under "about", what a maintainer judges it by (`mirbench.bundles.about`)."""
     import mirbench
+    from mirbench.bundles import about
     from mirbench.results import ResultStore
     from mirbench.run.trial import now
 
     store = ResultStore(results_dir)
     if not (store.root / "suite.json").is_file():
         raise SubmissionError(f"{store.root} holds no suite.json: pass a results directory written by 'mirbench run'")
-    records = [{k: r.get(k) for k in RECORD_KEYS} for r in store.records() if r.get("status") == "ok"]
-    if not records:
+    records = list(store.records())
+    ok = [r for r in records if r.get("status") == "ok"]
+    if not ok:
         raise SubmissionError(f"{store.root} holds no successful trial: run the suite (mirbench run) before submitting")
+    suite = store.read_suite()
     return {
         "schema": SCHEMA, "created_at": now(), "mirbench": mirbench.__version__,
-        "suite": store.read_suite(), "records": records,
+        "suite": suite, "records": ok, "failed": [r for r in records if r.get("status") != "ok"],
+        "plan": store.planned(), "results_name": store.root.name, "about": about(suite, ok),
     }
 
 
 def write_submission(results_dir: str | Path, out: str | Path) -> Path:
-    """Bundle `results_dir` and write it atomically to `out`."""
-    from mirbench.jsonfile import write_json_atomic
+    """Bundle `results_dir` and write it atomically to `out`: gzip-compressed when `out` ends in ".gz"
+    (byte-stable: no time stamp in the gzip header), else indented JSON."""
+    from mirbench.bundles import write_bundle
 
-    out = Path(out)
-    write_json_atomic(out, bundle(results_dir))
-    return out
+    return write_bundle(bundle(results_dir), Path(out))
 
 
 def size_limit() -> int:
@@ -140,6 +147,8 @@ def read_submission(path: str | Path) -> dict:
         raise SubmissionError(f"{path}: cannot read the submission file ({exc.strerror or exc})") from None
     if len(raw) > limit:  # it grew since stat
         raise SubmissionError(too_big)
+    if raw[:2] == GZIP_MAGIC:  # a compressed bundle: its decompressed size is bounded by the same limit
+        raw = gunzip(path, raw, limit)
     try:
         doc = json.loads(raw)
     except RecursionError:
@@ -157,6 +166,23 @@ def read_submission(path: str | Path) -> dict:
         raise SubmissionError(f"{path} is not a mirbench submission (schema {shown}, expected {SCHEMA!r}); "
                               "write one with 'mirbench submit' (write_submission(results_dir, out))")
     return doc
+
+
+def gunzip(path: Path, raw: bytes, limit: int) -> bytes:
+    """The decompressed bytes of a gzip bundle, refused past `limit` bytes (a small file can inflate to any size)."""
+    import gzip
+    import io
+    import zlib
+
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as fh:
+            data = fh.read(limit + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise SubmissionError(f"{path} is not a readable gzip file ({exc}); write it again with 'mirbench submit'") from None
+    if len(data) > limit:
+        raise SubmissionError(f"{path} decompresses to more than {limit / 2**20:g} MiB, the limit for a submission; "
+                              "set MIRBENCH_SUBMISSION_MAX_MB to read a larger one")
+    return data
 
 
 def suite_data(doc: dict) -> tuple[dict, bool]:
@@ -343,7 +369,55 @@ def check_record(record: dict, spec: TrialSpec, suite: Suite, dataset: Dataset) 
         return problems
     truth = dataset.targets(dataset.subset(submitted))  # the dataset's labels, never the submitted truth
     values = evaluate(truth, scores, dataset.task, list(suite.metrics) or None)
-    return check_metrics(tid, record.get("metrics") or {}, scalar_metrics(values))
+    return check_metrics(tid, record.get("metrics") or {}, scalar_metrics(values)) + check_derived(
+        tid, record, values, truth)
+
+
+def check_derived(tid: str, record: dict, values: dict, truth: np.ndarray) -> list[str]:
+    """What the run derived from the predictions and the report prints (per-class AUCs, confusion, ...), and the
+    test labels it stored beside them, against what the predictions and the dataset's own labels give."""
+    from mirbench.jsonfile import to_jsonable
+    from mirbench.record import derived
+
+    out = [f"trial {tid}: {key} does not match what its predictions give; write the bundle again with 'mirbench "
+           "submit' from the run's own results" for key, want in derived(values).items()
+           if key in record and not alike(record[key], to_jsonable(want))]
+    stored = record["predictions"].get("truth")
+    if stored is not None and not alike(stored, to_jsonable(truth)):
+        out.append(f"trial {tid}: predictions.truth is not the dataset's labels of its test tracks")
+    return out
+
+
+def alike(reported, computed) -> bool:
+    """Equal as JSON values, numbers within TOLERANCE (`same`): without recursion, as a submission is untrusted."""
+    stack = [(reported, computed)]
+    while stack:
+        a, b = stack.pop()
+        if isinstance(b, dict):
+            if not isinstance(a, dict) or set(a) != set(b):
+                return False
+            stack.extend((a[k], b[k]) for k in b)
+        elif isinstance(b, list):
+            if not isinstance(a, list) or len(a) != len(b):
+                return False
+            stack.extend(zip(a, b))
+        elif isinstance(b, (int, float)) and not isinstance(b, bool) or b is None:
+            if isinstance(a, bool) or not same(a, b):
+                return False
+        elif a != b:
+            return False
+    return True
+
+
+def record_problems(submission: dict) -> list[str]:
+    """Each record, successful or failed, checked as a reader of a results directory checks it (the trial
+    record's JSON Schema), so that a report made from the bundle reads it as it read the run's own files."""
+    from mirbench.results import record_problem
+
+    found = [(r.get("trial_id"), record_problem(r, r.get("trial_id")))
+             for r in [*submission["records"], *(submission.get("failed") or [])]]
+    problems = [f"trial {tid}: not a trial record as 'mirbench run' writes it ({why})" for tid, why in found if why]
+    return problems[:SHOWN] + ([f"and {len(problems) - SHOWN} more invalid records"] if len(problems) > SHOWN else [])
 
 
 def the_suite(data: dict, suites_dir: str | Path | None) -> tuple[Suite | None, bool, list[str]]:
@@ -368,7 +442,7 @@ def verify(submission: dict, data_root: str | Path | None = None, suites_dir: st
     from mirbench.datasets import open_dataset
     from mirbench.run.plan import RunOptions, plan
 
-    problems = shape_problems(submission)
+    problems = shape_problems(submission) or record_problems(submission)
     if problems:
         return Verification(ok=False, problems=problems)
     records, doc = submission["records"], submission["suite"]

@@ -176,7 +176,26 @@ RECORD = Table({
     "provenance": (False, PROVENANCE),
     "skipped": (False, one_of(list, optional=True)),
     "identity": (False, anything),  # the run's trial identity (mirbench.run.identity): tolerated, not trusted
+    # What the run derived from the predictions, which the report prints: verify recomputes each one.
+    "per_class": (False, one_of(dict, optional=True)),
+    "auc_undefined_classes": (False, one_of(list, optional=True)),
+    "macro_excluded": (False, one_of(dict, optional=True)),
+    "confusion": (False, one_of(list, optional=True)),
+    # What the run recorded about itself, which the report prints as the run's own account.
+    "schema": (False, lambda v: None if v == "mirbench.trial/1" else "must be \"mirbench.trial/1\""),
+    "suite": (False, one_of(dict, optional=True)),
+    "error": (False, one_of(dict, optional=True)),
+    "diagnostics": (False, one_of(dict, optional=True)),
+    "resources": (False, one_of(dict, optional=True)),
 }, closed=True)
+#: A failed trial's record, kept for the report's account of the run (never ranked or verified as a result).
+FAILED = Table({
+    "trial_id": (True, plain),
+    "status": (True, lambda v: None if v == "failed" else "must be \"failed\""),
+    "variant": (True, Table({"system": (True, text()), "label": (True, text()), "id": (True, plain)})),
+})
+ABOUT = Table({"systems": (True, ListOf(Table({"system": (True, text()), "package": (True, text(optional=True)),
+                                               "version": (True, text(64, optional=True))})))}, optional=True)
 
 
 def too_deep(value, limit: int = MAX_DEPTH) -> bool:
@@ -199,7 +218,9 @@ def shape_problems(submission) -> list[str]:
         return [f"the submission is nested more than {MAX_DEPTH} levels deep; write it again with 'mirbench submit'"]
     top = Table({"schema": (True, lambda v: None if v == SCHEMA else f"must be {SCHEMA!r}"),
                  "created_at": (False, text(64, optional=True)), "mirbench": (True, VERSION),
-                 "suite": (True, SUITE_FIELDS), "records": (True, ListOf(anything))})
+                 "suite": (True, SUITE_FIELDS), "records": (True, ListOf(anything)),
+                 "failed": (False, ListOf(FAILED)), "plan": (False, Each(text(128), optional=True)),
+                 "results_name": (False, plain), "about": (False, ABOUT)})
     problem = first_problem(submission, top, "")
     if problem:
         return [problem]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mirbench import leaderboard
+from mirbench.site.board import page
+from mirbench.site.build import write_board
 from mirbench.results import ResultStore
 
 
@@ -43,25 +45,32 @@ def two_entries() -> list[dict]:
     return [entry("local:cnn", a), entry("submission:mlp.json", b, quick=True)]
 
 
+ACC, ROC = ("gtzan", "gtzan-random-4fold", "accuracy", False), ("gtzan", "gtzan-random-4fold", "roc_auc_macro", False)
+
+
 def test_same_dataset_protocol_gives_one_section_per_metric_ranked_best_first(two_entries):
+    two_entries[1]["suite"]["quick"] = False  # both full runs here: quick ones are tested apart
+    two_entries[1]["verified"] = True
     table_rows = leaderboard.rows(two_entries)
     sections = leaderboard.sections(table_rows)
-    assert list(sections) == [("gtzan", "gtzan-random-4fold", "accuracy"), ("gtzan", "gtzan-random-4fold", "roc_auc_macro")]
-    acc = sections[("gtzan", "gtzan-random-4fold", "accuracy")]
+    assert list(sections) == [ACC, ROC]
+    acc = sections[ACC]
     assert [r["system"] for r in acc] == ["CNN", "MLP"]
     assert acc[0]["mean"] == pytest.approx(0.83)
     assert acc[0]["std"] == pytest.approx(0.025819888974716)  # sample std over the four folds
     assert (acc[0]["folds"], acc[0]["seeds"], acc[0]["train_s"]) == (4, 1, pytest.approx(11.5))
     assert acc[1]["date"] == "2024-06-02" and acc[1]["hardware"] == "NVIDIA H100"
-    roc = sections[("gtzan", "gtzan-random-4fold", "roc_auc_macro")]
+    roc = sections[ROC]
     assert [r["system"] for r in roc] == ["MLP", "CNN"]  # 1 - acc/10: the other way round
 
     md = leaderboard.markdown(table_rows)
     assert md.startswith("# Leaderboard\n")
-    assert md.count("## gtzan · gtzan-random-4fold · ") == 2
-    accuracy_part = md.split("## gtzan · gtzan-random-4fold · accuracy")[1].split("##")[0]
-    assert accuracy_part.index("CNN") < accuracy_part.index("MLP")
-    assert "0.830 ± 0.026" in accuracy_part and "| 1 " in accuracy_part
+    assert md.count("\n## GTZAN, 4-fold rotation (50/25/25): ") == 2
+    accuracy_part = md.split("## GTZAN, 4-fold rotation (50/25/25): accuracy")[1].split("##")[0]
+    # the verified MLP is ranked 1 in the ranked table; the local CNN, better, is ranked apart as L1
+    assert accuracy_part.index("MLP") < accuracy_part.index(leaderboard.LOCAL) < accuracy_part.index("CNN")
+    assert "0.830 ± 0.026" in accuracy_part and "| L1 " in accuracy_part and "| 1 " in accuracy_part
+    assert "local, unverified: cnn" in accuracy_part and "verified: mlp.json" in accuracy_part
 
 
 def test_different_datasets_and_protocols_get_different_sections():
@@ -72,14 +81,16 @@ def test_different_datasets_and_protocols_get_different_sections():
     ]
     keys = {k[:2] for k in leaderboard.sections(leaderboard.rows(entries))}
     assert keys == {("gtzan", "gtzan-random-4fold"), ("gtzan", "gtzan-fault-filtered"), ("fma", "fma-small")}
-    assert leaderboard.markdown(leaderboard.rows(entries)).count("\n## ") == 6
+    md = leaderboard.markdown(leaderboard.rows(entries))
+    assert md.count("\n## ") == 7  # six sections and the contents
+    assert "## FMA, official split (small): ROC-AUC (macro)" in md
 
 
 def test_quick_rows_are_flagged_and_unknown_parameters_show_a_dash(two_entries):
     table_rows = leaderboard.rows(two_entries)
     md = leaderboard.markdown(table_rows)
-    mlp_line = next(line for line in md.splitlines() if "MLP" in line)
-    cnn_line = next(line for line in md.splitlines() if "CNN" in line)
+    mlp_line = next(line for line in md.splitlines() if "| MLP" in line)
+    cnn_line = next(line for line in md.splitlines() if "| CNN" in line)
     assert "MLP (quick)" in mlp_line and "—" in mlp_line
     assert "(quick)" not in cnn_line and "12,345" in cnn_line
     assert {r["system"]: r["quick"] for r in table_rows} == {"CNN": False, "MLP": True}
@@ -93,12 +104,12 @@ def test_variants_sharing_a_label_are_named_by_their_varying_params():
 
 def test_html_is_well_formed_sortable_and_escaped(two_entries):
     two_entries[0]["records"] = [record("<b>bold</b>", f, 0.9) for f in range(2)]
-    page = leaderboard.html(leaderboard.rows(two_entries))
-    assert page.count("<table") == page.count("</table>") == 2
-    assert "<script>" in page and "addEventListener(\"click\"" in page and "data-value=" in page
-    assert "<b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
-    assert "http" not in page.replace("http-equiv", "")  # no external assets
-    assert 'data-value="nan"' in page  # unknown parameter count sorts as NaN
+    html = page(leaderboard.rows(two_entries))
+    assert html.count("<table") == html.count("</table>") == 4  # two metrics, full and quick
+    assert "<script>" in html and "addEventListener(\"click\"" in html and "data-value=" in html
+    assert "<b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+    assert "http" not in html.replace("http-equiv", "")  # no external assets
+    assert 'data-value="nan"' in html  # unknown parameter count sorts as NaN
 
 
 def test_entry_from_results_reads_a_results_directory(tmp_path):
@@ -124,6 +135,6 @@ def test_entry_from_submission_reads_a_submission_document():
 
 
 def test_build_writes_both_files(tmp_path, two_entries):
-    md, page = leaderboard.build(two_entries, tmp_path / "board")
+    md, page = write_board(two_entries, tmp_path / "board")
     assert (md.name, page.name) == ("leaderboard.md", "leaderboard.html")
     assert md.read_text().startswith("# Leaderboard") and page.read_text().startswith("<!DOCTYPE html>")

@@ -97,11 +97,25 @@ def test_edited_metric_is_rejected(submission):
     assert f"predictions give {true_value}" in problem
 
 
-def test_submitted_truth_is_not_trusted(submission):
+def test_submitted_truth_must_be_the_datasets_labels(submission):
+    # The verifier computes metrics from the dataset's labels, never the submitted ones; but a report made from the
+    # bundle prints chance levels and significance from the stored truth, so a truth that differs is rejected.
     record = submission["records"][0]
     truth = record["predictions"]["truth"]
-    record["predictions"]["truth"] = [(t + 1) % 3 for t in truth]  # the verifier takes labels from the dataset
-    assert verify(submission).ok
+    record["predictions"]["truth"] = [(t + 1) % 3 for t in truth]
+    (problem,) = problems_of(submission)
+    assert record["trial_id"] in problem and "predictions.truth is not the dataset's labels" in problem
+
+
+@pytest.mark.parametrize("key", ["confusion", "per_class"])
+def test_derived_values_the_report_prints_are_recomputed(submission, key):
+    record = submission["records"][0]
+    if key == "confusion":
+        record["confusion"][0][0] += 1
+    else:
+        record["per_class"]["roc_auc"][0] = 0.123
+    (problem,) = problems_of(submission)
+    assert record["trial_id"] in problem and f"{key} does not match what its predictions give" in problem
 
 
 def test_missing_track_is_rejected(submission):

@@ -148,11 +148,10 @@ def test_the_leaderboard_ranks_an_incomplete_submission_apart(submission, regist
     args = ["leaderboard", str(picked), str(full), "--reports", str(reports), "--suites-dir", str(registered)]
     assert main(args) == 0
     board = (reports / "leaderboard.md").read_text()
-    section = board.split("· accuracy")[1].split("\n## ")[0]
-    ranked, unranked = section.split("Not ranked")
-    assert "submission:full.json" in ranked and "picked.json" not in ranked
-    line = next(row for row in unranked.splitlines() if "picked.json" in row)
-    assert "(incomplete: 1 of 2 trials)" in line and line.startswith("| —")
+    rows = [line for line in section(board, "accuracy").splitlines() if line.startswith("| ")]
+    picked_row = next(row for row in rows if "picked.json" in row)
+    assert "(incomplete: 1 of 2 trials)" in picked_row and picked_row.startswith("| —")
+    assert "(incomplete" not in next(row for row in rows if "full.json" in row)
 
 
 def test_the_leaderboard_labels_a_new_suite_and_does_not_rank_it(submission, tmp_path, capsys):
@@ -160,8 +159,14 @@ def test_the_leaderboard_labels_a_new_suite_and_does_not_rank_it(submission, tmp
     reports = tmp_path / "board"
     assert main(["leaderboard", str(path), "--reports", str(reports), "--suites-dir", str(tmp_path / "none")]) == 0
     board = (reports / "leaderboard.md").read_text()
-    ranked, unranked = board.split("· accuracy")[1].split("\n## ")[0].split("Not ranked")
-    assert "new.json" not in ranked and "(new suite 'tiny', not registered here)" in unranked
+    (line,) = [row for row in section(board, "accuracy").splitlines() if "new.json" in row]
+    assert "(new suite 'tiny', not registered here)" in line and line.startswith("| —")
+
+
+def section(board: str, metric: str) -> str:
+    """The text of the board's first section on `metric` (its heading ends "<dataset>, <protocol>: <metric>")."""
+    heads = [h for h in board.split("\n## ")[1:] if h.split("\n", 1)[0].split(": ")[-1].startswith(metric)]
+    return heads[0]
 
 
 # -- item 10: every field read is typed and bounded -------------------------------------------------------------------
@@ -356,9 +361,11 @@ def test_local_results_missing_planned_trials_are_listed_apart_in_both_formats(t
     full = {"source": "local:full", "suite": suite(), "records": [planned("MLP", f) for f in range(3)]}
     table_rows = leaderboard.rows([leaderboard.entry_from_results(tmp_path / "partial"), full])
     md = leaderboard.markdown(table_rows)
-    ranked, apart = md.split("## gtzan · gtzan-random-4fold · accuracy")[1].split("\n## ")[0].split("Not ranked")
+    ranked, apart = section(md, "accuracy").split("Not ranked")
     assert "MLP" in ranked and "CNN" not in ranked
     assert "| —" in apart and "CNN (incomplete: 2 of 3 trials)" in apart
-    page = leaderboard.html(table_rows)
+    from mirbench.site.board import page as board_page
+
+    page = board_page(table_rows)
     assert page.count("Not ranked: incomplete runs and suites not registered here") == 2  # one per metric section
     assert 'data-value="nan">—</td>' in page
