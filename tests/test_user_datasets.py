@@ -21,6 +21,7 @@ from mirbench.datasets.manifest import ManifestDataset
 from mirbench.protocols import folds_of
 from mirbench.testing import check_dataset
 from tests.fixtures.audio import class_tone
+from tests.test_bad_input import cli_error
 
 CLASSES = ("high", "low", "mid")  # sorted; the tones are an octave apart
 PITCH = {"low": 0, "mid": 2, "high": 4}
@@ -106,17 +107,6 @@ def write_csv(path: Path, rows: list[dict], delimiter: str = ",") -> Path:
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
-
-
-def one_error(args: list[str], capsys) -> str:
-    """Run the CLI expecting exit 2 and one `error:` line, no traceback; return the line."""
-    code = main(args)
-    captured = capsys.readouterr()
-    assert code == 2, captured.out + captured.err
-    assert "Traceback" not in captured.out + captured.err
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
-    return lines[0]
 
 
 @pytest.fixture
@@ -350,7 +340,7 @@ BAD_MANIFESTS = [
 def test_a_bad_manifest_is_one_line_naming_file_row_and_column(tree, capsys, name, content, expected):
     path = tree / name
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    line = one_error(["data", "check", "manifest", "--param", f"path={path}"], capsys)
+    line = cli_error(["data", "check", "manifest", "--param", f"path={path}"], capsys)
     assert str(path) in line, line
     for piece in expected:
         assert piece in line, line
@@ -361,7 +351,7 @@ def test_a_symbolic_link_out_of_the_manifest_folder_is_refused(tree, tmp_path, c
     (tree / "low" / "link.wav").symlink_to(outside)
     path = write_csv(tree / "m.csv", [{"path": "low/rec0_part0.wav", "label": "low"},
                                       {"path": "low/link.wav", "label": "mid"}])
-    line = one_error(["data", "check", "manifest", "--param", f"path={path}"], capsys)
+    line = cli_error(["data", "check", "manifest", "--param", f"path={path}"], capsys)
     assert str(path) in line and "row 3, column 'path'" in line and "symbolic link" in line
 
 
@@ -380,27 +370,27 @@ BAD_FOLDERS = [
 def test_a_bad_folder_is_one_line(tree, capsys, make, params, expected):
     make(tree)
     extra = [a for k, v in params.items() for a in ("--param", f"{k}={v}")]
-    line = one_error(["data", "check", "folder", "--param", f"path={tree}", *extra], capsys)
+    line = cli_error(["data", "check", "folder", "--param", f"path={tree}", *extra], capsys)
     for piece in expected:
         assert piece in line, line
 
 
 def test_folder_and_manifest_parameters_are_checked_before_opening(tmp_path, capsys):
-    assert "'path' is required" in one_error(["data", "check", "folder"], capsys)
-    assert "has no parameter 'bogus'" in one_error(["data", "check", "folder", "--param", "bogus=1"], capsys)
-    assert "'--param path' must be string" in one_error(["data", "check", "folder", "--param", "path=3"], capsys)
-    assert "must be a non-empty string" in one_error(["data", "check", "folder", "--param", 'path=" "'], capsys)
-    assert "must end in .csv, .tsv or .jsonl" in one_error(
+    assert "'path' is required" in cli_error(["data", "check", "folder"], capsys)
+    assert "has no parameter 'bogus'" in cli_error(["data", "check", "folder", "--param", "bogus=1"], capsys)
+    assert "'--param path' must be string" in cli_error(["data", "check", "folder", "--param", "path=3"], capsys)
+    assert "must be a non-empty string" in cli_error(["data", "check", "folder", "--param", 'path=" "'], capsys)
+    assert "must end in .csv, .tsv or .jsonl" in cli_error(
         ["data", "check", "manifest", "--param", "path=labels.xlsx"], capsys)
-    line = one_error(["data", "check", "folder", "--data-root", str(tmp_path), "--param", "path=nowhere"], capsys)
+    line = cli_error(["data", "check", "folder", "--data-root", str(tmp_path), "--param", "path=nowhere"], capsys)
     assert f"{tmp_path / 'nowhere'} does not exist" in line and "from the data root" in line
     (tmp_path / "a.csv").write_text("path,label\n")
-    assert "read by the 'manifest' dataset" in one_error(
+    assert "read by the 'manifest' dataset" in cli_error(
         ["data", "check", "folder", "--param", f"path={tmp_path / 'a.csv'}"], capsys)
     suite = tmp_path / "s.toml"
     suite.write_text(SUITE.format(dataset='name = "folder"\ngroup_by = "("', protocol='name = "fixed-split"',
                                   systems=MFCC))
-    line = one_error(["validate", str(suite)], capsys)
+    line = cli_error(["validate", str(suite)], capsys)
     assert "'dataset.group_by'" in line and "not a valid regular expression" in line
 
 
@@ -517,7 +507,7 @@ def test_linked_class_folders_are_followed_once_and_odd_names_refused(tmp_path, 
         "linked/extra"]
     assert ds.validate().kinds == {"low/gone": "missing"}
     os.close(os.open(os.fsencode(tree / "mid") + b"/caf\xe9.wav", os.O_CREAT | os.O_WRONLY))
-    line = one_error(["data", "check", "folder", "--param", f"path={tree}"], capsys)
+    line = cli_error(["data", "check", "folder", "--param", f"path={tree}"], capsys)
     assert "is not valid UTF-8; rename it" in line
 
 
