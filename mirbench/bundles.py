@@ -16,7 +16,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from mirbench.errors import MirbenchError
-from mirbench.jsonfile import to_jsonable, write_json_atomic
+from mirbench.jsonfile import to_jsonable, write_bytes_atomic, write_json_atomic
 
 SUBMISSIONS = Path("submissions")
 #: A bundle name: the suite's name, then the systems' packages, joined by "--" (see `default_name`).
@@ -92,22 +92,8 @@ def encode(doc: dict, compressed: bool) -> bytes:
 
 
 def write_bundle(doc: dict, out: Path) -> Path:
-    """Write `doc` to `out` atomically (a temporary file beside it, then a rename)."""
-    import os
-    import tempfile
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(encode(doc, out.name.endswith(".gz")))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o644 & ~umask)  # readable like any file written here (mkstemp makes it 0600)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write `doc` to `out` atomically, readable like any file written here (a temporary file is 0600)."""
+    write_bytes_atomic(out, encode(doc, out.name.endswith(".gz")), mode=0o644)
     return out
 
 

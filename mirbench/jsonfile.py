@@ -24,14 +24,23 @@ def to_jsonable(value):
 
 def write_json_atomic(path: Path, data: dict) -> None:
     """Write to a temporary file beside `path`, fsync, then rename: readers never see half a file."""
+    text = json.dumps(to_jsonable(data), indent=1, sort_keys=True, allow_nan=False) + "\n"
+    write_bytes_atomic(path, text.encode())
+
+
+def write_bytes_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
+    """`data` into a temporary file beside `path`, fsync, optionally chmod to `mode` (less the umask), then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(to_jsonable(data), fh, indent=1, sort_keys=True, allow_nan=False)
-            fh.write("\n")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        if mode is not None:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, mode & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
