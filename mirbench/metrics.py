@@ -148,15 +148,23 @@ def _average_precision_columns(y: np.ndarray, s: np.ndarray) -> np.ndarray:
     """Average precision of each column as scikit-learn defines it: sum over thresholds of
     (recall gain) x precision, thresholds at the distinct scores; NaN if undefined."""
     order = np.argsort(-s, axis=0, kind="stable")
-    y_sorted = np.take_along_axis(y, order, axis=0)
-    _, last = _tie_blocks(np.take_along_axis(-s, order, axis=0))
+    return _average_precision_sorted(np.take_along_axis(y, order, axis=0), np.take_along_axis(-s, order, axis=0))
+
+
+def _average_precision_sorted(y_sorted: np.ndarray, descending: np.ndarray) -> np.ndarray:
+    """`_average_precision_columns` of columns already sorted by descending score (`descending`: -scores, sorted).
+    A positive adds its threshold's precision to a sum over the column in order, so the order of the items within
+    a tie block does not change the value."""
+    _, last = _tie_blocks(descending)
     true_pos = np.cumsum(y_sorted, axis=0)
-    precision = true_pos / np.arange(1, len(y) + 1)[:, None]
+    precision = true_pos / np.arange(1, len(y_sorted) + 1)[:, None]
     # every positive is counted at the end of its tie block (its threshold)
     precision_at_threshold = np.take_along_axis(precision, last, axis=0)
-    positives, _, defined = _defined(y)
+    positives, _, defined = _defined(y_sorted)
     with np.errstate(invalid="ignore", divide="ignore"):
-        ap = np.where(y_sorted, precision_at_threshold, 0.0).sum(axis=0) / positives
+        # summed in order (cumsum), as numpy sums the columns of a matrix: a single column's .sum() would pair
+        # its terms by position, and tied items' order would change the last bit
+        ap = np.cumsum(np.where(y_sorted, precision_at_threshold, 0.0), axis=0)[-1] / positives
     return np.where(defined, ap, np.nan)
 
 
@@ -266,12 +274,108 @@ def pr_auc_micro(truth, scores) -> float:
     return pr_auc(truth, scores, average="micro")
 
 
+# ----------------------------------------------------------------------------- many resamples at once
+#
+# The paired bootstrap and permutation test (mirbench.stats) evaluate a metric on thousands of resamples of the
+# same items. A metric's function may carry `weighted(truth, scores, weights)`: the metric of R resamples given as
+# integer multiplicities (R, n) of the n items (a bootstrap draw's counts; a permutation's 0/1 choice between two
+# systems' stacked rows), as (R,) values, NaN where undefined, equal bit for bit to the one-pair metric on each
+# resample (p-values compare differences with 0, and committed reports must regenerate byte for byte). A plug-in
+# metric may set it too; without it, resamples are computed one at a time.
+
+
+def _weighted_accuracy(truth: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """`accuracy` of R weightings (R, n) of the items: correct count over item count, both exact integers."""
+    truth, scores = _single_label(truth, scores, "accuracy")
+    correct = scores.argmax(axis=1) == truth
+    return (weights @ correct.astype(np.int64)) / weights.sum(axis=1)
+
+
+def _weighted_roc_auc_columns(y: np.ndarray, s: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(R, C) ROC-AUC of each column under each weighting (R, n), NaN where undefined. Each column is sorted once;
+    a weighting only changes how many negatives lie below and beside each item, so twice the Mann-Whitney U is a
+    sum of integer products (a positive counts the negatives below its tie block twice, those in it once), the
+    exact numerator `_roc_auc_columns` computes, divided once by P x N as there."""
+    out = np.empty((weights.shape[0], s.shape[1]))
+    for j in range(s.shape[1]):
+        order = np.argsort(s[:, j], kind="stable")
+        ranked, positive = s[order, j], y[order, j]
+        new_block = np.r_[True, ranked[1:] != ranked[:-1], True]
+        starts = np.flatnonzero(new_block)
+        first = np.repeat(starts[:-1], np.diff(starts))  # each item's block: its first and one-past-last positions
+        after = np.repeat(starts[1:], np.diff(starts))
+        w = weights[:, order]
+        negatives_before = np.zeros((w.shape[0], w.shape[1] + 1), dtype=np.int64)
+        np.cumsum(np.where(positive, 0, w), axis=1, out=negatives_before[:, 1:])
+        w_positive = w[:, positive]
+        twice_u = (w_positive * (negatives_before[:, first[positive]] + negatives_before[:, after[positive]])).sum(1)
+        p = w_positive.sum(axis=1)
+        n = negatives_before[:, -1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[:, j] = np.where((p > 0) & (n > 0), (twice_u / 2.0) / (p * n), np.nan)
+    return out
+
+
+def _weighted_average_precision_columns(y: np.ndarray, s: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(R, C) average precision of each column under each weighting (R, n) whose rows all sum to the same m (a
+    bootstrap's n draws; a permutation's n chosen rows). Each column is sorted once; a weighting's sorted column is
+    that order with each item repeated by its weight, which the one-pair kernel then sees exactly (no sort)."""
+    r = len(weights)
+    m = int(weights[0].sum())
+    out = np.empty((r, s.shape[1]))
+    for j in range(s.shape[1]):
+        order = np.argsort(-s[:, j], kind="stable")
+        taken = np.repeat(np.tile(order, r), weights[:, order].ravel()).reshape(r, m).T  # (m, R)
+        out[:, j] = _average_precision_sorted(y[taken, j], -s[taken, j])
+    return out
+
+
+def _weighted_pr_auc_macro(truth: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    return _macro_rows(_weighted_average_precision_columns(_indicator(truth, scores.shape[1]), scores, weights))
+
+
+def _weighted_pr_auc_micro(truth: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Micro PR-AUC: every (item, class) cell one column, each cell weighted as its item."""
+    c = scores.shape[1]
+    y = _indicator(truth, c).reshape(-1, 1)
+    return _weighted_average_precision_columns(y, scores.reshape(-1, 1), np.repeat(weights, c, axis=1))[:, 0]
+
+
+def _macro_rows(per_class: np.ndarray) -> np.ndarray:
+    """The mean of each row's defined (not NaN) values, as the one-pair macro average takes it; NaN if none."""
+    out = np.full(len(per_class), np.nan)
+    for i, row in enumerate(per_class):
+        defined = ~np.isnan(row)
+        if defined.any():
+            out[i] = float(row[defined].mean())
+    return out
+
+
+def _weighted_roc_auc_macro(truth: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    return _macro_rows(_weighted_roc_auc_columns(_indicator(truth, scores.shape[1]), scores, weights))
+
+
+def _weighted_roc_auc_micro(truth: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Micro ROC-AUC: every (item, class) cell one column, each cell weighted as its item."""
+    c = scores.shape[1]
+    y = _indicator(truth, c).reshape(-1, 1)
+    return _weighted_roc_auc_columns(y, scores.reshape(-1, 1), np.repeat(weights, c, axis=1))[:, 0]
+
+
 class Metric(NamedTuple):
     """A registered metric: the function (truth, scores) -> float and the task kinds it applies to. A plug-in
     metric is one of these, named in the `mirbench.metrics` entry-point group."""
 
     function: Callable[..., float]
     tasks: tuple[str, ...]
+
+
+# The resampling versions (see "many resamples at once" above).
+accuracy.weighted = _weighted_accuracy  # type: ignore[attr-defined]
+roc_auc_macro.weighted = _weighted_roc_auc_macro  # type: ignore[attr-defined]
+roc_auc_micro.weighted = _weighted_roc_auc_micro  # type: ignore[attr-defined]
+pr_auc_macro.weighted = _weighted_pr_auc_macro  # type: ignore[attr-defined]
+pr_auc_micro.weighted = _weighted_pr_auc_micro  # type: ignore[attr-defined]
 
 
 ACCURACY = Metric(accuracy, ("single-label",))

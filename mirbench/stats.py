@@ -96,6 +96,42 @@ def _swapped_difference(function: Callable[..., float], truth, scores_a, scores_
     return _observed(function, truth, np.where(swap, scores_b, scores_a), np.where(swap, scores_a, scores_b))
 
 
+#: Weights (resamples x items) computed at a time through a metric's `weighted` version, bounding its memory (tens
+#: of MB for a micro average, which weighs every (item, class) cell).
+STACKED_CELLS = 1 << 22
+
+
+def _stackable(truth, scores_a, scores_b) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Truth as int64 indices or a bool matrix and float64 scores: what the one-pair metric computes on."""
+    truth = np.asarray(truth)
+    truth = truth.astype(bool) if truth.ndim == 2 else truth.astype(np.int64)
+    return truth, np.asarray(scores_a, dtype=np.float64), np.asarray(scores_b, dtype=np.float64)
+
+
+def _counts(draws: np.ndarray, n: int) -> np.ndarray:
+    """(R, n) int64: how many times each bootstrap draw (a row of item indices) takes each item."""
+    r = len(draws)
+    return np.bincount((draws + n * np.arange(r)[:, None]).ravel(), minlength=r * n).reshape(r, n)
+
+
+def _chosen(swaps: np.ndarray) -> np.ndarray:
+    """(R, 2n) 0/1 weights of A's and B's stacked rows for the A side of each permutation: A's row where not
+    swapped, B's where swapped (the B side is 1 - this)."""
+    return np.concatenate([~swaps, swaps], axis=1).astype(np.int64)
+
+
+def _weighted_differences(weighted: Callable, truth, scores_a, scores_b, count: int, weights: Callable,
+                          complement: bool = False) -> np.ndarray:
+    """metric(A) - metric(B) of `count` resamples through the metric's `weighted` version, `weights(rows)` giving
+    the weights of the resamples in slice `rows`, a chunk at a time; with `complement`, B's weights are 1 - A's."""
+    step = max(1, STACKED_CELLS // max(scores_a.size, 1))
+    out = []
+    for start in range(0, count, step):
+        w = weights(slice(start, start + step))
+        out.append(weighted(truth, scores_a, w) - weighted(truth, scores_b, 1 - w if complement else w))
+    return np.concatenate(out)
+
+
 # ----------------------------------------------------------------------------- tests
 
 
@@ -141,7 +177,13 @@ def paired_bootstrap(
     observed = _observed(function, truth, scores_a, scores_b)
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(truth), size=(n_resamples, len(truth)))
-    diffs = np.array([_difference(function, truth[i], scores_a[i], scores_b[i]) for i in draws])
+    weighted = getattr(function, "weighted", None)
+    if weighted is None:
+        diffs = np.array([_difference(function, truth[i], scores_a[i], scores_b[i]) for i in draws])
+    else:
+        truth, scores_a, scores_b = _stackable(truth, scores_a, scores_b)
+        diffs = _weighted_differences(weighted, truth, scores_a, scores_b, len(draws),
+                                      lambda rows: _counts(draws[rows], len(truth)))
     diffs = diffs[np.isfinite(diffs)]
     if 2 * len(diffs) < n_resamples:
         raise ValueError(
@@ -177,7 +219,16 @@ def paired_permutation(
     observed = _observed(function, truth, scores_a, scores_b)
     rng = np.random.default_rng(seed)
     swaps = rng.random((n_permutations, len(truth))) < 0.5
-    diffs = np.array([_swapped_difference(function, truth, scores_a, scores_b, s) for s in swaps])
+    weighted = getattr(function, "weighted", None)
+    if weighted is None:
+        diffs = np.array([_swapped_difference(function, truth, scores_a, scores_b, s) for s in swaps])
+    else:  # A's and B's rows stacked; a permutation weighs each row of one side 1, of the other 0
+        truth, scores_a, scores_b = _stackable(truth, scores_a, scores_b)
+        stacked, both = np.concatenate([truth, truth]), np.concatenate([scores_a, scores_b])
+        diffs = _weighted_differences(weighted, stacked, both, both, len(swaps), lambda rows: _chosen(swaps[rows]),
+                                      complement=True)
+        if not np.isfinite(diffs).all():
+            raise ValueError("the metric is undefined (not finite) on the full data")
     extreme = int(np.sum(np.abs(diffs) >= abs(observed) - 1e-12))
     p = (1 + extreme) / (1 + n_permutations)
     return PairedTest("permutation", observed, p, n=len(truth), resamples=n_permutations)

@@ -240,3 +240,46 @@ def test_variance_components_one_seed_and_one_fold():
     assert one_fold["fold_std"] is None and one_fold["seed_std"] == pytest.approx(math.sqrt(0.02))
     with pytest.raises(ValueError):
         stats.variance_components({})
+
+
+# ----------------------------------------------------------------------------- the metrics' `weighted` versions
+
+WEIGHTED = ["accuracy", "roc_auc_macro", "roc_auc_micro", "pr_auc_macro", "pr_auc_micro"]
+
+
+def _one_at_a_time(function):
+    """The same metric without its `weighted` attribute: the tests then evaluate one resample per call."""
+    return lambda truth, scores: function(truth, scores)
+
+
+@pytest.mark.parametrize("multi_label", [False, True])
+@pytest.mark.parametrize("levels", [None, 3])  # continuous scores, and scores with many ties
+@pytest.mark.parametrize("name", WEIGHTED)
+def test_weighted_resamples_equal_one_at_a_time_bit_for_bit(name, levels, multi_label):
+    from mirbench.metrics import METRICS
+
+    function = METRICS[name].function
+    if multi_label and name == "accuracy":
+        pytest.skip("accuracy is single-label")
+    rng = np.random.default_rng(7)
+    n, c = 60, 5
+    truth = rng.random((n, c)) < 0.3 if multi_label else rng.integers(0, c, n)
+    a, b = rng.random((n, c)), rng.random((n, c))
+    if levels:
+        a, b = np.round(a * levels) / levels, np.round(b * levels) / levels
+    for test in (stats.paired_bootstrap, stats.paired_permutation):
+        fast = test(truth, a, b, function, 200, seed=3)
+        assert fast == test(truth, a, b, _one_at_a_time(function), 200, seed=3)  # p-values and intervals, exactly
+
+
+@pytest.mark.parametrize("name", WEIGHTED)
+def test_weighted_value_of_each_bootstrap_draw_is_the_metric_of_that_draw(name):
+    from mirbench.metrics import METRICS
+
+    function = METRICS[name].function
+    rng = np.random.default_rng(11)
+    n, c = 80, 4
+    truth, scores = rng.integers(0, c, n), np.round(rng.random((n, c)) * 4) / 4
+    draws = rng.integers(0, n, (50, n))
+    values = function.weighted(truth, scores, stats._counts(draws, n))
+    assert np.array_equal(values, [function(truth[d], scores[d]) for d in draws])
