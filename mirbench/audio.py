@@ -130,27 +130,68 @@ def _audioread_reason(exc: Exception, path: Path) -> str:
     return str(exc).strip() or type(exc).__name__
 
 
-def _audioread_decode(path: Path) -> tuple[np.ndarray, int]:
-    """Decode with audioread (ffmpeg, gstreamer, ...) for formats libsndfile cannot read."""
+#: Native seconds decoded past an excerpt's end when it is resampled, so that the resampler's filter sees the same
+#: input it sees in a whole-file decode: the excerpt's samples then equal the whole file's resampled and cut
+#: (soxr's filters span well under 0.1 s; a second leaves a wide margin).
+RESAMPLE_MARGIN_SECONDS = 1.0
+
+
+def _window(native_sr: int, sample_rate: int, offset: float, duration: float | None) -> tuple[int, int | None]:
+    """The native frames to decode for [offset, offset + duration) s at `sample_rate`: the first one, and how many
+    (None: to the end), with RESAMPLE_MARGIN_SECONDS more when the audio will be resampled."""
+    start = int(round(offset * native_sr))
+    if duration is None:
+        return start, None
+    count = int(round(duration * native_sr))
+    if native_sr != int(sample_rate):
+        count += int(round(RESAMPLE_MARGIN_SECONDS * native_sr))
+    return start, count
+
+
+def _audioread_decode(path: Path, sample_rate: int, offset: float = 0.0, duration: float | None = None):
+    """Decode with audioread (ffmpeg, gstreamer, ...) for formats libsndfile cannot read. audioread cannot seek, so
+    an excerpt is decoded from the start, the frames before `offset` dropped, and decoding stops (the decoder is
+    closed) once the excerpt's last frame is in."""
     import audioread
 
     with audioread.audio_open(str(path)) as f:
-        sr, channels = int(f.samplerate), int(f.channels)
-        chunks = [np.frombuffer(buf, dtype="<i2") for buf in f]
+        sr, channels = int(f.samplerate), max(int(f.channels), 1)
+        start, count = _window(sr, sample_rate, offset, duration)
+        wanted = None if count is None else (start + count) * channels  # interleaved int16 values
+        chunks, held = [], 0
+        for buf in f:
+            chunks.append(np.frombuffer(buf, dtype="<i2"))
+            held += len(chunks[-1])
+            if wanted is not None and held >= wanted:
+                break
     ints = np.concatenate(chunks) if chunks else np.zeros(0, dtype="<i2")
-    y = (ints.astype(np.float32) / 32768.0).reshape(-1, max(channels, 1))
+    ints = ints[start * channels : None if wanted is None else wanted]
+    y = (ints.astype(np.float32) / 32768.0).reshape(-1, channels)
     return y, sr
 
 
-def _decode(path: Path) -> tuple[np.ndarray, int]:
-    """All channels (frames, channels) as float32 and the native rate, soundfile first."""
+def _soundfile_decode(path: Path, sample_rate: int, offset: float = 0.0, duration: float | None = None):
+    """Decode with libsndfile, reading only the frames of the excerpt: a seek to its first frame, then a read of
+    as many as it needs."""
+    with sf.SoundFile(str(path)) as f:
+        sr = int(f.samplerate)
+        start, count = _window(sr, sample_rate, offset, duration)
+        if start and f.frames > 0 and start >= f.frames:
+            return np.zeros((0, f.channels), dtype=np.float32), sr
+        if start:
+            f.seek(start)
+        return f.read(-1 if count is None else count, dtype="float32", always_2d=True), sr
+
+
+def _decode(path: Path, sample_rate: int, offset: float = 0.0, duration: float | None = None):
+    """The channels (frames, channels) as float32 and the native rate, soundfile first; with `offset` and
+    `duration` (seconds), only the frames `_window` names."""
     try:
-        y, sr = sf.read(str(path), dtype="float32", always_2d=True)
-        return y, int(sr)
+        return _soundfile_decode(path, sample_rate, offset, duration)
     except Exception as sf_exc:  # libsndfile raises several types for bad or unknown formats
         sf_reason = _soundfile_reason(sf_exc, path)
     try:
-        return _audioread_decode(path)
+        return _audioread_decode(path, sample_rate, offset, duration)
     except Exception as ar_exc:
         ar_reason = _audioread_reason(ar_exc, path)
         raise _fail(
@@ -158,20 +199,30 @@ def _decode(path: Path) -> tuple[np.ndarray, int]:
         ) from None
 
 
-def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
+def load_audio(path: str | Path, sample_rate: int, offset: float = 0.0, duration: float | None = None) -> np.ndarray:
     """Mono float32 samples of `path` at `sample_rate` (downmixed by channel mean, soxr-resampled if needed).
 
+    `offset` and `duration` (seconds) ask for an excerpt, and only it is decoded (plus
+    RESAMPLE_MARGIN_SECONDS past its end when it is resampled): at most round(duration * sample_rate) samples
+    from `offset` on. From offset 0 they are exactly the first samples of the whole file's; from a later offset
+    a resampled excerpt starts the resampler afresh there.
+
     Raises AudioError when the file cannot be decoded, holds NaN or infinite samples (kind "non-finite"), or
-    peaks above ABSURD_PEAK (kind "out-of-range"): whatever decoder read it, validation may not have scanned it.
+    peaks above ABSURD_PEAK (kind "out-of-range"), in what was decoded: whatever decoder read it, validation may
+    not have scanned it.
     """
     path = Path(path)
+    if offset < 0 or (duration is not None and not duration > 0):
+        raise ValueError(f"load_audio: offset must be >= 0 and duration > 0 or None, got {offset!r} and {duration!r}")
     _check_file(path)
-    y, native_sr = _decode(path)
+    y, native_sr = _decode(path, sample_rate, offset, duration)
     if y.shape[0] == 0:
-        raise _fail(path, "no audio samples (zero-length audio); copy the track again from the dataset's archive")
+        where = f" from {offset:g} s on" if offset else ""
+        raise _fail(path, f"no audio samples{where} (zero-length audio); copy the track again from the dataset's "
+                    "archive")
     count, first = _bad_samples(y)
     if count:
-        raise _non_finite(path, count, first, native_sr)
+        raise _non_finite(path, count, first + int(round(offset * native_sr)), native_sr)
     peak = float(max(y.max(), -y.min()))  # no copy of the audio, unlike abs
     if peak > ABSURD_PEAK:
         raise _out_of_range(path, peak)
@@ -184,6 +235,8 @@ def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
             y = librosa.resample(y, orig_sr=native_sr, target_sr=int(sample_rate), res_type=RESAMPLER)
         if y.shape[0] == 0:
             raise _fail(path, f"audio too short to resample from {native_sr} Hz to {sample_rate} Hz")
+    if duration is not None:
+        y = y[: int(round(duration * sample_rate))]
     return np.ascontiguousarray(y, dtype=np.float32)
 
 

@@ -104,6 +104,23 @@ class System(BaseEstimator):
     def predict(self, tracks: TrackSet) -> np.ndarray:
         raise NotImplementedError
 
+    def feature_frontends(self) -> list:
+        """The frontends whose features `fit` and `predict` read through `tracks.features`, so that a run computes
+        them once, before its trials and across its workers (mirbench.run.feature_stage), and the trials read the
+        cache. Default: `[self.frontend()]` for a system with a `frontend()` method, else [].
+
+        Only frontends fixed by the parameters belong here: a system whose features depend on fitting (a frontend
+        built or loaded in `fit`) must return []. Declaring a frontend costs extraction time at most; the features
+        are the ones the trial would compute itself, so no result changes.
+        """
+        frontend = getattr(self, "frontend", None)
+        if not callable(frontend):  # none, or a parameter of that name (a frontend's registered name, say)
+            return []
+        try:
+            return [frontend()]
+        except NotImplementedError:  # a base class that leaves it to its subclasses
+            return []
+
     def n_parameters(self) -> int | None:
         """Number of learned parameters, where the notion applies."""
         return None

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Mapping, Sequence
+from typing import Callable, Iterator, Literal, Mapping, Sequence
 
 import numpy as np
 
@@ -105,6 +107,20 @@ def warnings_by_kind(warnings: Mapping[str, str], kinds: Mapping[str, str]) -> l
     return sorted(by_kind.items())
 
 
+_VALIDATION_PROGRESS: ContextVar[Callable[[int], object] | None] = ContextVar("validation_progress", default=None)
+
+
+@contextmanager
+def validation_progress(callback: Callable[[int], object]) -> Iterator[None]:
+    """Inside the block, `Dataset.validate` calls `callback(1)` per track checked, also when a subclass's
+    `validate` (which takes no callback) calls it: how the runner's progress bar counts validated tracks."""
+    token = _VALIDATION_PROGRESS.set(callback)
+    try:
+        yield
+    finally:
+        _VALIDATION_PROGRESS.reset(token)
+
+
 class Dataset:
     """An index of tracks for one task, plus audio loading and validation.
 
@@ -190,12 +206,18 @@ class Dataset:
         """Mono float32 audio of `track` at `sample_rate`; raises AudioError when unreadable."""
         return load_audio(track.path, sample_rate)
 
-    def validate(self) -> ValidationReport:
+    def validate(self, progress: Callable[[int], object] | None = None) -> ValidationReport:
         """Check that every track's file exists, its audio decodes (header, first and last blocks, every sample of
         a float file: finite, and not far outside [-1, 1]), and its sample rate is the published one; tracks with a
-        problem are skipped by runs."""
+        problem are skipped by runs.
+
+        `progress(1)` is called as each track is checked (a progress bar's `update`); without it, the callback
+        `validation_progress` set, if any: datasets that override `validate` and call this one pass none."""
         report = ValidationReport(self.name, len(self.tracks))
+        progress = progress or _VALIDATION_PROGRESS.get()
         for t in self.tracks:
+            if progress is not None:
+                progress(1)
             if not Path(t.path).exists():
                 report.problem(t.id, "missing", f"{t.path}: file not found")
                 continue

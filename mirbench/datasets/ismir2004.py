@@ -148,11 +148,13 @@ class ISMIR2004Dataset(Dataset):
         )
 
     def load_audio(self, track: Track, sample_rate: int) -> np.ndarray:
-        """Mono float32 audio at `sample_rate`, cut to the first `clip_seconds` when set."""
-        y = super().load_audio(track, sample_rate)
-        if self.clip_seconds is not None:
-            y = y[: int(round(self.clip_seconds * sample_rate))]
-        return y
+        """Mono float32 audio at `sample_rate`, cut to the first `clip_seconds` when set: only that excerpt is
+        decoded (its samples are the whole file's first ones)."""
+        from mirbench.audio import load_audio
+
+        if self.clip_seconds is None:
+            return super().load_audio(track, sample_rate)
+        return load_audio(track.path, sample_rate, duration=self.clip_seconds)
 
 
 class ISMIR2004TrainDev(Protocol):

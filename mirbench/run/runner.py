@@ -1,4 +1,8 @@
-"""Run a suite: plan its trials, skip the finished ones, hand the rest to an executor, write each record.
+"""Run a suite: plan its trials, skip the finished ones, compute the features they need once (the feature stage),
+hand the trials to an executor, write each record.
+
+Each stage says when it starts, one line on stderr ("mirbench: validating 1000 tracks..."), with a progress bar
+where it takes a while (`announce`; without progress bars the lines go to the log).
 
 The parent process writes every result file (atomically) as trials complete, so
 a run killed at any moment loses at most the trials in flight, and the next
@@ -8,13 +12,16 @@ run of the same suite does only what is missing.
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from tqdm import tqdm
 
 from mirbench.results import ResultStore
 from mirbench.run.executors import executor_for
+from mirbench.run.feature_stage import StageReport, run_stage
 from mirbench.run.plan import RunOptions, plan
 from mirbench.run.trial import TrialSpec
 from mirbench.suite import Suite
@@ -32,6 +39,7 @@ class RunSummary:
     unusable_tracks: dict = field(default_factory=dict)
     rerun: dict[str, int] = field(default_factory=dict)  # why stored trials were run again -> how many
     set_aside: list[str] = field(default_factory=list)  # invalid records renamed out of the way, with the problem
+    features: StageReport | None = None  # what the feature stage computed, or why it did not run
 
 
 def results_dir(suite: Suite, options: RunOptions) -> Path:
@@ -59,10 +67,13 @@ def _run_locked(suite: Suite, options: RunOptions, store: ResultStore) -> RunSum
     swept = store.sweep_temporary()
     if swept:
         log.info("removed %d temporary file(s) left by a killed run in %s", swept, store.root)
+    say = partial(announce, progress=options.progress)
+    say(f"indexing dataset {suite.dataset['name']}...")
     dataset = open_dataset(suite.dataset, options.data_root)
-    validation = dataset.validate()
+    validation = validate(dataset, options.progress, say)
     if validation.problems:
         log.warning(validation.summary())
+    say(f"planning the trials of {suite.name}...")
     specs = plan(suite, dataset, options, dict(validation.problems), validation.kinds)
     triage = Triage.of(store, specs, options.retry_failed)
     store.write_plan({s.trial_id: digest(s.identity) for s in specs})
@@ -70,6 +81,8 @@ def _run_locked(suite: Suite, options: RunOptions, store: ResultStore) -> RunSum
     todo = [s for s in specs if s.trial_id not in triage.done]
     summary = RunSummary(store.root, len(specs), len(triage.done), unusable_tracks=dict(validation.problems),
                          rerun=dict(triage.reasons), set_aside=triage.set_aside)
+    summary.features = feature_stage(todo, dataset, options, say)
+    say(f"trials: {len(todo)} to run, {len(triage.done)} already done")
     bar = tqdm(total=len(todo), desc=f"{suite.name} trials", unit="trial", disable=not options.progress)
 
     def finish(record: dict) -> None:
@@ -86,6 +99,37 @@ def _run_locked(suite: Suite, options: RunOptions, store: ResultStore) -> RunSum
     finally:
         bar.close()
     return summary
+
+
+def announce(message: str, progress: bool = True, warning: bool = False) -> None:
+    """A line saying which stage a run is in (or, `warning`, what went wrong in it): on stderr, above any progress
+    bar, when bars are shown; else in the log (a stage at INFO, which --verbose shows; a warning always)."""
+    if progress:
+        tqdm.write(f"mirbench: {message}", file=sys.stderr)
+    else:
+        log.log(logging.WARNING if warning else logging.INFO, message)
+
+
+def validate(dataset, progress: bool, say):
+    """`dataset.validate()`, announced, with a bar counting the tracks checked when it takes over a second."""
+    from mirbench.datasets.base import validation_progress
+
+    say(f"validating {len(dataset.tracks)} tracks...")
+    with tqdm(total=len(dataset.tracks), desc="validating", unit="track", disable=not progress, delay=1.0) as bar:
+        with validation_progress(bar.update):
+            return dataset.validate()
+
+
+def feature_stage(todo: list[TrialSpec], dataset, options: RunOptions, say) -> StageReport:
+    """The feature stage (mirbench.run.feature_stage) on the run's workers. It never fails the run: whatever goes
+    wrong in it is said, what it computed stays in the cache, and the trials compute what is missing."""
+    try:
+        return run_stage(todo, dataset, options.workers, options.progress, say)
+    except Exception as exc:  # a bug or an environment problem in the stage must not cost the trials
+        log.debug("the feature stage failed", exc_info=True)
+        say(f"features: the stage stopped ({type(exc).__name__}: {exc}); the trials compute what is missing",
+            warning=True)
+        return StageReport(skipped=f"{type(exc).__name__}: {exc}")
 
 
 def check_owner(store: ResultStore, suite: Suite) -> None:
