@@ -191,3 +191,14 @@ def test_ismir2004_clip_seconds_decodes_only_the_clip(tmp_path, frames_read):
     assert frames_read == [-1]
     clip = clipped.load_audio(track, 22050)
     assert frames_read[1:] == [3 * 44100] and np.array_equal(clip, full[: 2 * 22050])
+
+
+def test_an_opus_excerpt_is_read_by_seeking(tmp_path, frames_read):
+    """`duration` on a 2-minute Ogg Opus file (libsndfile reads it): only the excerpt's frames are read, and they are
+    the whole decode's first samples (an 11-minute file took 10.7 s whole and 0.20 s for 30 s here)."""
+    path = tmp_path / "long.opus"
+    sf.write(path, noise(120, 48000), 48000, format="OGG", subtype="OPUS")
+    whole = load_audio(path, 48000)
+    clip = load_audio(path, 48000, duration=10.0)
+    assert frames_read == [-1, 10 * 48000]
+    assert np.array_equal(clip, whole[: 10 * 48000])
