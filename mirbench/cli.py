@@ -1,4 +1,4 @@
-"""The `mirbench` command: list, validate, run, report, schema, data, check-system, check-dataset, features.
+"""The `mirbench` command: list, validate, plan, run, report, schema, data, check-system, check-dataset, features.
 
 A mistake the user can fix (a bad suite, a missing dataset, an unknown name)
 is a `MirbenchError`, caught once in `main()`: one `error:` line, exit 2. Any
@@ -73,36 +73,19 @@ def cmd_run(args) -> int:
 
 
 def run_in_cache(args) -> int:
-    from mirbench.device import resolve_device
     from mirbench.report import write_report
-    from mirbench.run import RunOptions, run_suite
+    from mirbench.run import run_suite
+    from mirbench.run.runner import announce
+    from mirbench.run.estimate import estimate_suite
     from mirbench.suite import load_suite
     from mirbench.suite.checks import check_data_root
 
-    resolve_device(args.device)  # the precision is resolved per trial: it needs the GPU's properties
-    if args.workers < 1:
-        raise InputError(f"--workers must be at least 1, got {args.workers}")
-    if args.cluster:
-        from mirbench.run.cluster import LOCAL, check_address, check_reachable, require_dask
-
-        check_address(args.cluster)
-        require_dask()  # before any work: a missing extra or an unreachable scheduler costs seconds, not a run
-        check_reachable(args.cluster)
-    local = LOCAL.match(args.cluster) if args.cluster else None
-    options = RunOptions(
-        cluster=args.cluster,
-        quick=args.quick,
-        device=args.device,
-        precision=args.precision,
-        workers=int(local.group(1)) if local else args.workers,  # torch threads per trial: the cores each worker gets
-        results=args.results,
-        data_root=args.data_root,
-        retry_failed=not args.keep_failed,
-        progress=not args.no_progress,
-    )
+    options = run_options(args)
     try:
         suite = load_suite(suite_path(args.suite))
         check_data_root(suite, args.data_root)
+        if not (args.no_estimate or os.environ.get("MIRBENCH_NO_ESTIMATE")):
+            print(estimate_suite(suite, options).summary(), file=sys.stderr, flush=True)
         summary = run_suite(suite, options)
     except KeyboardInterrupt:
         print("\ninterrupted: finished trials are saved; run the same command again to resume", file=sys.stderr)
@@ -122,6 +105,7 @@ def run_in_cache(args) -> int:
         print(f"{len(summary.unusable_tracks)} track(s) skipped as unusable: missing, unreadable or invalid audio (listed in the report)")
     for line in summary.failed:
         print(f"  failed: {line}", file=sys.stderr)
+    announce("writing the report...", progress=not args.no_progress)
     try:
         for path in write_report(summary.results, reports_dir(summary.results, args.quick, args.reports)):
             print(f"wrote {path}")
@@ -132,6 +116,64 @@ def run_in_cache(args) -> int:
               f"'mirbench report {summary.results}'", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_FAILED_TRIALS if summary.failed else 0
+
+
+def run_options(args):
+    """The RunOptions of `run` and `plan` from their shared arguments; a bad --workers, --device or --cluster is
+    refused with one line before any work."""
+    from mirbench.device import resolve_device
+    from mirbench.run import RunOptions
+
+    resolve_device(args.device)  # the precision is resolved per trial: it needs the GPU's properties
+    if args.workers < 1:
+        raise InputError(f"--workers must be at least 1, got {args.workers}")
+    if args.cluster:
+        from mirbench.run.cluster import LOCAL, check_address, check_reachable, require_dask
+
+        check_address(args.cluster)
+        require_dask()  # before any work: a missing extra or an unreachable scheduler costs seconds, not a run
+        check_reachable(args.cluster)
+    local = LOCAL.match(args.cluster) if args.cluster else None
+    return RunOptions(
+        cluster=args.cluster,
+        quick=args.quick,
+        device=args.device,
+        precision=args.precision,
+        workers=int(local.group(1)) if local else args.workers,  # torch threads per trial: the cores each worker gets
+        results=args.results,
+        data_root=args.data_root,
+        retry_failed=not args.keep_failed,
+        progress=not getattr(args, "no_progress", True),  # plan has no progress bars
+    )
+
+
+def cmd_plan(args) -> int:
+    """The trials of a run, which are done or have their features cached, and the estimated seconds of the rest."""
+    import json
+
+    from mirbench.cache import using
+    from mirbench.run.estimate import TO_RUN, duration, estimate_suite
+    from mirbench.suite import load_suite
+    from mirbench.suite.checks import check_data_root
+
+    with using(args.cache_dir):
+        options = run_options(args)
+        suite = load_suite(suite_path(args.suite))
+        check_data_root(suite, args.data_root)
+        result = estimate_suite(suite, options)
+    if args.json:
+        print(json.dumps(result.as_json(), indent=1))
+        return 0
+    width = max((len(t.trial_id) for t in result.trials), default=8)
+    print(f"{'trial':<{width}}  {'state':<15}  {'estimated':>10}")
+    for t in result.trials:
+        seconds = f"{t.seconds:.1f} s" if t.state != "done" else "-"
+        print(f"{t.trial_id:<{width}}  {t.state:<15}  {seconds:>10}" + (f"  ({t.note})" if t.note else ""))
+    counts = result.counts()
+    print(f"{len(result.trials)} trials: {counts['done']} done, {counts['cached features']} with cached features, "
+          f"{counts[TO_RUN]} to run; overhead (start, dataset, planning, report) {duration(result.overhead_s)}")
+    print(result.summary())
+    return 0
 
 
 def results_dir(ref: str | Path) -> Path:
@@ -526,6 +568,22 @@ def cmd_features(args) -> int:
     return EXIT_FAILED_TRIALS if skipped or not rows else 0
 
 
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments `run` and `plan` share: what to run, where, on what."""
+    p.add_argument("suite", metavar="SUITE", help="a suite file, or a name in ./suites")
+    p.add_argument("--quick", action="store_true", help="few tracks, folds and epochs (for CI and smoke tests)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="auto: bfloat16 mixed precision on GPUs that have it, float32 elsewhere; fp32 turns it off")
+    p.add_argument("--workers", type=int, default=1, help="trials run in parallel processes (default 1)")
+    p.add_argument("--cluster", "--scheduler", dest="cluster", metavar="ADDRESS",
+                   help="run trials on Dask: local:N starts N local workers, tcp://HOST:PORT uses a running scheduler")
+    p.add_argument("--results", type=Path, help="results directory (default results/<suite>[-quick])")
+    p.add_argument("--data-root", help="root of the real datasets (default: $MIRBENCH_DATA)")
+    p.add_argument("--cache-dir", help="feature and dataset cache (default: $MIRBENCH_CACHE or the user cache dir)")
+    p.add_argument("--keep-failed", action="store_true", help="do not retry trials recorded as failed")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mirbench", description="Benchmark harness for music classification and tagging.")
     p.add_argument("--version", action="version", version=f"mirbench {__version__}")
@@ -543,22 +601,17 @@ def parser() -> argparse.ArgumentParser:
     val.set_defaults(func=cmd_validate)
 
     run = sub.add_parser("run", help="run a suite's missing trials, then write its report")
-    run.add_argument("suite", metavar="SUITE", help="a suite file, or a name in ./suites")
-    run.add_argument("--quick", action="store_true", help="few tracks, folds and epochs (for CI and smoke tests)")
-    run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    run.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
-                     help="auto: bfloat16 mixed precision on GPUs that have it, float32 elsewhere; fp32 turns it off")
-    run.add_argument("--workers", type=int, default=1, help="trials run in parallel processes (default 1)")
-    run.add_argument("--cluster", "--scheduler", dest="cluster", metavar="ADDRESS",
-                     help="run trials on Dask: local:N starts N local workers, tcp://HOST:PORT uses a running scheduler")
-    run.add_argument("--results", type=Path, help="results directory (default results/<suite>[-quick])")
-    run.add_argument("--data-root", help="root of the real datasets (default: $MIRBENCH_DATA)")
-    run.add_argument("--cache-dir", help="feature and dataset cache (default: $MIRBENCH_CACHE or the user cache dir)")
+    add_run_arguments(run)
     run.add_argument("--reports", help="where the report goes (default reports/; with --quick, the results "
                      "directory's report/)")
-    run.add_argument("--keep-failed", action="store_true", help="do not retry trials recorded as failed")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--no-estimate", action="store_true", help="start without calibrating an estimate of the time (also: MIRBENCH_NO_ESTIMATE=1)")
     run.set_defaults(func=cmd_run)
+
+    pln = sub.add_parser("plan", help="a run's trials, which are done or cached, and the estimated time of the rest")
+    add_run_arguments(pln)
+    pln.add_argument("--json", action="store_true", help="machine-readable: an object with trials and estimated_seconds")
+    pln.set_defaults(func=cmd_plan)
 
     rep = sub.add_parser("report", help="regenerate a report from a results directory or a submission bundle alone")
     rep.add_argument("results_dir", metavar="RESULTS_DIR", help="a results directory, or a bundle from 'mirbench submit'")

@@ -138,6 +138,13 @@ class System(BaseEstimator):
         """
         return {}
 
+    def estimate_cost(self, n_train: int, n_valid: int, n_test: int, calibration) -> float:
+        """Seconds to fit on `n_train` (+ `n_valid`) tracks and score `n_test`, features excluded, for `mirbench
+        plan`. `calibration` (mirbench.run.calibrate.Measured) holds this variant's tiny-subset fit on this machine;
+        by default its seconds are scaled (a fixed part and a part per track, from fits at two tiny sizes; a windowed
+        network's seconds per update, to its update budget). A system whose cost grows otherwise overrides this."""
+        return calibration.seconds(self, n_train, n_valid, n_test)
+
 
 def is_int(value, low: int = 1) -> bool:
     """An integer (numpy's too; not a bool) of at least `low`: the test every integer system parameter gets."""

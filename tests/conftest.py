@@ -48,6 +48,7 @@ def isolated_cache(tmp_path_factory, monkeypatch):
     cache = tmp_path_factory.getbasetemp() / "mirbench-cache"
     monkeypatch.setenv("MIRBENCH_CACHE", str(cache))
     monkeypatch.delenv("MIRBENCH_DATA", raising=False)
+    monkeypatch.setenv("MIRBENCH_NO_ESTIMATE", "1")  # a run's calibration costs seconds; tests of it unset this
     return cache
 
 
