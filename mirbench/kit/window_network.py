@@ -29,6 +29,7 @@ from mirbench.kit.aggregate import majority_vote, mean_scores, split_by_track
 from mirbench.device import autocast, to_device
 from mirbench.metrics import roc_auc
 from mirbench.kit.nn import n_parameters
+from mirbench.kit.prefetch import training_feed
 from mirbench.system import System, TrackSet, check_positive_ints
 from mirbench.kit.windows import Windows
 
@@ -103,9 +104,9 @@ class WindowedNetwork(System):
             start = time.perf_counter()
             total = torch.zeros((), device=self.device_)
             for _ in range(updates):
-                x, clips = source.sample(rng, batch)
+                x, clips = next(feed)
                 with autocast(self.device_, self.precision_):
-                    loss = self._loss(self.model_(to_device(x, self.device_)), targets[to_device(clips, self.device_)])
+                    loss = self._loss(self.model_(x), targets[clips])
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
@@ -119,7 +120,8 @@ class WindowedNetwork(System):
             held_out, truth = self.windows(valid), valid.targets
             valid_fn = lambda: self._criterion(truth, self._clip_scores(held_out))  # noqa: E731
             self.criterion_ = "roc_auc" if auc_defined(truth, self.n_classes_) else "log_loss"
-        with training.seeded(int(self.random_state) + 1, self.device_):  # dropout masks are a function of the seed
+        feed = training_feed(source, rng, batch, self.device_)  # the one stream of training batches, drawn in order
+        with feed, training.seeded(int(self.random_state) + 1, self.device_):  # dropout masks: a function of the seed
             record = training.train(
                 self.model_, epoch, valid_fn, max_epochs=int(self.max_epochs), patience=self.patience,
                 time_budget_s=self.time_budget_s,

@@ -28,10 +28,13 @@ class Windows:
         segments: bool = False,
     ):  # fmt: skip
         self.raw, self.segments = raw, segments
-        self._queue: list[tuple[int, int]] = []  # segments mode: the rest of this epoch's (clip, start) order
         self.frames, self.stride, self.length = int(frames), int(stride), int(length)
         self.size = (self.frames - 1) * self.stride + self.length if raw else self.frames  # rows per window
         self.clips = [self._at_least_one_window(np.ascontiguousarray(c, dtype=np.float32)) for c in clips]
+        self.n_starts = np.array([self.starts(i) for i in range(len(self.clips))], dtype=np.int64)
+        self._order = np.zeros((0, 2), dtype=np.int64)  # segments mode: this epoch's (clip, start) order...
+        self._taken = 0  # ...and how much of it has been drawn
+        self._every: np.ndarray | None = None  # segments mode: `positions()` as an array, made at the first draw
 
     def _at_least_one_window(self, clip: np.ndarray) -> np.ndarray:
         clip = clip.reshape(-1) if self.raw else clip
@@ -52,21 +55,42 @@ class Windows:
         offset = start * self.stride if self.raw else start
         return self.clips[i][offset : offset + self.size]
 
-    def sample(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """`n` training windows and their clip indices: at random positions (a clip uniformly, then a position in it
-        uniformly), or, with `segments`, the next `n` segments of a shuffled pass over all of them."""
-        if self.segments:
-            picked = [self._next_segment(rng) for _ in range(n)]
-            return np.stack([self.window(i, start) for i, start in picked]), np.array([i for i, _ in picked])
-        clips = rng.integers(len(self.clips), size=n)
-        batch = np.stack([self.window(i, rng.integers(self.starts(i))) for i in clips])
-        return batch, clips
+    def window_shape(self) -> tuple[int, ...]:
+        """The shape of one window: (frames, bands) of a spectrogram, or (samples,) of audio."""
+        return (self.size, *self.clips[0].shape[1:]) if self.clips else (self.size,)
 
-    def _next_segment(self, rng: np.random.Generator) -> tuple[int, int]:
-        if not self._queue:
-            every = self.positions()
-            self._queue = [every[k] for k in rng.permutation(len(every))][::-1]  # popped from the end
-        return self._queue.pop()
+    def sample(self, rng: np.random.Generator, n: int, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """`n` training windows and their clip indices: at random positions (a clip uniformly, then a position in it
+        uniformly), or, with `segments`, the next `n` segments of a shuffled pass over all of them. The windows are
+        written into `out` ((n, *window_shape()) float32, e.g. page-locked memory) when given."""
+        clips, starts = self.draw(rng, n)
+        return self.gather(clips, starts, out), clips
+
+    def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Where `sample`'s `n` windows are: their clips and start positions (all of its random draws, in its order).
+        Vectorised: `integers` with an array of bounds makes the draws that one call per window would make."""
+        if self.segments:
+            picked = self._next_segments(rng, n)
+            return picked[:, 0], picked[:, 1]
+        clips = rng.integers(len(self.clips), size=n)
+        return clips, rng.integers(self.n_starts[clips])
+
+    def gather(self, clips: np.ndarray, starts: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The windows at (clips, starts), stacked (into `out` when given)."""
+        return np.stack([self.window(i, start) for i, start in zip(clips, starts)], out=out)
+
+    def _next_segments(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """The next `n` (clip, start) rows of the shuffled passes over every segment, a fresh permutation each pass."""
+        parts = []
+        while n > 0:
+            if self._taken == len(self._order):
+                if self._every is None:
+                    self._every = np.array(self.positions(), dtype=np.int64).reshape(-1, 2)
+                self._order, self._taken = self._every[rng.permutation(len(self._every))], 0
+            take = min(n, len(self._order) - self._taken)
+            parts.append(self._order[self._taken : self._taken + take])
+            self._taken, n = self._taken + take, n - take
+        return np.concatenate(parts) if parts else np.zeros((0, 2), dtype=np.int64)
 
     def epoch_size(self) -> int:
         """Training items in one pass: clips (random windows), or segments."""
