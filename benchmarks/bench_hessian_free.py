@@ -9,13 +9,17 @@ comes from the residual, not from extra products); and one whole HF step
 diagonal preconditioner (`preconditioner` = "none" / "martens": the latter
 adds per-example squared gradients on the curvature batch).
 Target: a G v product costs at most 1.5 gradient evaluations on the same batch.
+
+`BackPACKPeer` puts BackPACK's `ggn_vector_product` (R-op, output Hessian, L-op on a retained graph) beside
+mirbench's reused operator, each in gradients, timed in turn; it skips where BackPACK is not installed
+(`pip install -e .[bench]`).
 """
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmarks.machine import THREADS, best_seconds, gflops, matmul_peak, use_threads
+from benchmarks.machine import THREADS, best_seconds, gflops, interleaved_best_seconds, matmul_peak, use_threads
 from mirbench.kit.optim import HessianFree
 from mirbench.kit.optim.cg import conjugate_gradient
 from mirbench.kit.optim.gauss_newton import GaussNewton
@@ -93,3 +97,48 @@ class HessianFreeKernels:
         return self.track_gradient_gflops(threads, preconditioner) / matmul_peak(threads)
 
     track_gradient_peak_ratio.unit = "of matmul peak"
+
+
+class BackPACKPeer:
+    """G v products in gradient evaluations: mirbench's `GaussNewton` beside BackPACK's `ggn_vector_product`."""
+
+    params = (THREADS,)
+    param_names = ("threads",)
+    version = 1
+
+    def setup(self, threads):
+        try:
+            from backpack.hessianfree.ggnvp import ggn_vector_product
+        except ImportError:
+            raise NotImplementedError("BackPACK is not installed (pip install -e .[bench])")
+        use_threads(threads)
+        torch.manual_seed(0)
+        self.model = sigmoid_mlp()
+        self.params_ = list(self.model.parameters())
+        self.X = torch.randn(FRAMES, SIZES[0])
+        self.y = torch.randint(SIZES[-1], (FRAMES,))
+        self.v = [torch.randn_like(p) for p in self.params_]
+        self.gn = GaussNewton(self.model, self.params_, F.cross_entropy, (self.X, self.y))
+        self.output = self.model(self.X)  # BackPACK's product reuses this graph, as ours reuses its build
+        self.loss = F.cross_entropy(self.output, self.y)
+        self.ggn_vector_product = ggn_vector_product
+
+    def _gradient(self):
+        return torch.autograd.grad(F.cross_entropy(self.model(self.X), self.y), self.params_)
+
+    def _costs(self):
+        gradient, ours, peer = interleaved_best_seconds(
+            [self._gradient, lambda: self.gn(self.v), lambda: self.ggn_vector_product(self.loss, self.output, self.model, self.v)],
+            rounds=3, calls=3,
+        )  # fmt: skip
+        return ours / gradient, peer / gradient
+
+    def track_mirbench_product_over_gradient(self, threads):
+        return self._costs()[0]
+
+    track_mirbench_product_over_gradient.unit = "gradients"
+
+    def track_backpack_product_over_gradient(self, threads):
+        return self._costs()[1]
+
+    track_backpack_product_over_gradient.unit = "gradients"

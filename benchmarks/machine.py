@@ -34,6 +34,26 @@ def best_seconds(fn, repeats: int = 5, warmup: int = 1) -> float:
     return min(times)
 
 
+def interleaved_best_seconds(fns, rounds: int = 3, calls: int = 5, warmup: int = 1) -> list[float]:
+    """The minimum wall time of each of `fns` over `rounds` rounds that call each `calls` times in a row in turn.
+
+    A burst of load from another process that outlasts one function's calls then reaches the next function's
+    too, so ratios of the results (a speed-up over a peer) hold from run to run. Calls come in runs rather than
+    alternating one by one: the first call after another library ran finds the cache and the heap cold (and
+    OpenBLAS's threads still spinning), and the minimum over the rest of the run leaves that out.
+    """
+    best = [float("inf")] * len(fns)
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            for _ in range(warmup):
+                fn()
+            for _ in range(calls):
+                start = time.perf_counter()
+                fn()
+                best[i] = min(best[i], time.perf_counter() - start)
+    return best
+
+
 def median_seconds(fn, repeats: int = 5) -> float:
     times = []
     for _ in range(repeats):

@@ -122,9 +122,8 @@ class Frontend:
         return buffers[slot]
 
 
-def frame_mask(frontend: Frontend, n_total: int, lengths: torch.Tensor | None, device) -> torch.Tensor | None:
-    """(B, n_total) bool, True for the frames `frontend.n_frames(length)` of each row; None if no lengths."""
+def valid_frames(frontend: Frontend, lengths: torch.Tensor | None) -> torch.Tensor | None:
+    """(B,) the frames `frontend.n_frames(length)` of each row that belong to the track itself; None if no lengths."""
     if lengths is None:
         return None
-    valid = torch.tensor([frontend.n_frames(int(n)) for n in lengths.tolist()], device=device)
-    return torch.arange(n_total, device=device)[None, :] < valid[:, None]
+    return torch.tensor([frontend.n_frames(int(n)) for n in lengths.tolist()])

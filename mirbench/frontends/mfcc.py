@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mirbench.frontends.base import Frontend, frame_mask
+from mirbench.frontends.base import Frontend, valid_frames
 from mirbench.frontends.mel import mel_projection, power_to_db
 from mirbench.frontends.stft import n_stft_frames, spectrogram, window_array
 
@@ -60,9 +60,12 @@ class MFCC(Frontend):
         window = self._buffer("window", device, lambda: window_array("hann", self.n_fft))
         project = mel_projection(self, device, self.sample_rate, self.n_fft, self.n_mels, 0.0, None)
         dct = self._buffer("dct", device, lambda: dct_matrix(self.n_mels, self.n_mfcc))
-        mel = spectrogram(audio, self.n_fft, self.hop_length, window, True, 2.0, project)
-        db = power_to_db(mel, TOP_DB, frame_mask(self, mel.shape[1], lengths, device))
-        return db @ dct
+        valid = valid_frames(self, lengths)
+
+        def cepstra(mel: torch.Tensor, rows: slice) -> torch.Tensor:
+            return power_to_db(mel, TOP_DB, None if valid is None else valid[rows]) @ dct
+
+        return spectrogram(audio, self.n_fft, self.hop_length, window, True, 2.0, project, cepstra)
 
     def reference(self, audio: np.ndarray) -> np.ndarray:
         import librosa

@@ -8,7 +8,8 @@ makes a zero-padded batch give the same frames as each track on its own.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -29,36 +30,76 @@ BLOCK_BYTES = 2 * 2**20  # CPU: frames go through the FFT in blocks of this much
 
 def spectrogram(
     audio: torch.Tensor, n_fft: int, hop_length: int, window: torch.Tensor, center: bool, power: float = 1.0,
-    project: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    project: Projection | None = None, finish: Callable[[torch.Tensor, slice], torch.Tensor] | None = None,
 ) -> torch.Tensor:  # fmt: skip
-    """`project(|STFT| ** power)` of (B, T) float32 audio, (B, frames, dims); `project` maps the last axis (a
-    filterbank), and without it the result is (B, frames, n_fft // 2 + 1). `window` has n_fft samples; a shorter
-    analysis window comes zero-padded to n_fft around its centre (`window_array(..., win_length)`), as librosa does.
+    """`finish(project(|STFT| ** power), rows)` of (B, T) float32 audio, (B, frames, dims). `project` maps the last
+    axis (a filterbank), and without both the result is (B, frames, n_fft // 2 + 1); `finish` gets the projected
+    frames of the rows `rows` of the batch, all of their frames at once (a compression, a per-track dB floor, a
+    DCT). `window` has n_fft samples; a shorter analysis window comes zero-padded to n_fft around its centre
+    (`window_array(..., win_length)`), as librosa does.
 
-    The frames are a strided view of the (zero-padded) audio: one real FFT of the windowed frames, then the
-    magnitude as sqrt(re^2 + im^2) on the real view (complex `abs` costs 3x as much), then `project`. On the
-    CPU each clip goes through in blocks of frames of at most `BLOCK_BYTES`: every intermediate is then a few MB
-    that glibc serves again from the same heap memory, where whole clips or batches (tens of MB, above its mmap
-    threshold) get fresh pages and page-fault on every call, 2-4x slower per clip. On CUDA the batch goes at once.
+    The frames are a strided view of the audio (zero-padded only where a frame overhangs an end): one real FFT of
+    the windowed frames, then the magnitude as sqrt(re^2 + im^2) on the real view (complex `abs` costs 3x as
+    much), then `project`. On the CPU each clip goes through on its own, in blocks of frames of at most
+    `BLOCK_BYTES`, each block projected straight into the clip's rows, and `finish` runs on that one clip: every
+    intermediate is then at most a clip's features (0.7 MB for 128 bands of 30 s), served again from the same heap
+    memory and from cache, where whole batches (tens of MB, above glibc's mmap threshold) get fresh pages and
+    page-fault on every call (a batch of 8 cost more per clip than one clip). The only allocation the size of the
+    batch is the output. On CUDA, and where autograd needs the intermediates, the batch goes at once.
     """
     n_frames = n_stft_frames(audio.shape[-1], n_fft, hop_length, center)
-    project = project or (lambda spec: spec)
+    n_dims = project.n_dims if project is not None else n_fft // 2 + 1
+    project = project or _unprojected
+    finish = finish or (lambda values, rows: values)
     if n_frames == 0:
-        return project(audio.new_zeros(audio.shape[0], 0, n_fft // 2 + 1))
-
-    def framed(rows: torch.Tensor) -> torch.Tensor:
-        padded = F.pad(rows, (n_fft // 2, n_fft // 2)) if center else rows
-        return padded.unfold(-1, n_fft, hop_length)[:, :n_frames]
-
-    if audio.is_cuda:
-        return project(_magnitude(framed(audio), window, power))
+        return finish(audio.new_zeros(audio.shape[0], 0, n_dims), slice(0, audio.shape[0]))
+    if audio.device.type != "cpu" or not in_place(audio):
+        everything = slice(0, audio.shape[0])
+        frames = framed(audio, 0, n_frames, n_fft, hop_length, center)
+        return finish(project(_magnitude(frames, window, power)), everything)
     block = max(1, BLOCK_BYTES // (4 * n_fft))
-    rows = []
-    for row in audio.split(1):
-        frames = framed(row)
-        parts = [project(_magnitude(frames[:, s : s + block], window, power)) for s in range(0, n_frames, block)]
-        rows.append(torch.cat(parts, dim=1))
-    return torch.cat(rows)
+    parts = []
+    for row in range(audio.shape[0]):
+        rows = slice(row, row + 1)
+        values = audio.new_empty(1, n_frames, n_dims)
+        for start in range(0, n_frames, block):
+            stop = min(start + block, n_frames)
+            frames = framed(audio[rows], start, stop, n_fft, hop_length, center)
+            project(_magnitude(frames, window, power), out=values[:, start:stop])
+        parts.append(finish(values, rows))
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+def framed(audio: torch.Tensor, start: int, stop: int, n_fft: int, hop_length: int, center: bool) -> torch.Tensor:
+    """Frames `start` to `stop` of (B, T) audio as librosa frames it, (B, stop - start, n_fft): a strided view of
+    the audio, or of a copy of the few samples around them with the zeros of centring where they overhang an end."""
+    pad = n_fft // 2 if center else 0
+    first, last = start * hop_length - pad, (stop - 1) * hop_length + n_fft - pad  # samples [first, last)
+    n_samples = audio.shape[-1]
+    lo, hi = min(max(first, 0), n_samples), max(min(last, n_samples), 0)
+    hi = max(hi, lo)
+    left, right = min(max(-first, 0), last - first), min(max(last - n_samples, 0), last - first)
+    samples = audio[:, lo:hi]
+    if left or right:
+        samples = F.pad(samples, (left, right))
+    return samples.unfold(-1, n_fft, hop_length)
+
+
+class Projection(Protocol):
+    """A linear map of the last axis to `n_dims` values, written into `out` when given (a filterbank)."""
+
+    n_dims: int
+
+    def __call__(self, spec: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor: ...
+
+
+def _unprojected(spec: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    return spec if out is None else out.copy_(spec)
+
+
+def in_place(tensor: torch.Tensor) -> bool:
+    """Whether an intermediate may be overwritten: yes unless autograd needs it (the frontend inside a model)."""
+    return not (tensor.requires_grad and torch.is_grad_enabled())
 
 
 def _magnitude(frames: torch.Tensor, window: torch.Tensor, power: float) -> torch.Tensor:
