@@ -97,8 +97,8 @@ def test_segments_never_take_a_track_across_splits(gtzan_fold, monkeypatch):
         owners[id(self)] = current[0]
         alive.append(self)
 
-    def sample(self, rng, n):
-        batch, clips = original_sample(self, rng, n)
+    def sample(self, rng, n, out=None):
+        batch, clips = original_sample(self, rng, n, out)
         seen.setdefault(id(self), []).extend(owners[id(self)][c] for c in clips)
         return batch, clips
 
