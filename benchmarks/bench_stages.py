@@ -121,8 +121,9 @@ def pool_dataset(n_clips: int):
 
 
 def make_frontend(name: str):
-    from mirbench.frontends import LogMel
     from mirbench_baselines.mfcc import MFCCBaseline
+
+    from mirbench.frontends import LogMel
 
     if name == "mfcc":
         return MFCCBaseline().frontend()
@@ -159,8 +160,9 @@ class MemoryStore:
 
 def mfcc_system():
     """The suite's MFCC system with its parameters, training `FOREST_TREES` trees."""
-    from mirbench.suite import load_suite
     from mirbench_baselines.mfcc import MFCCBaseline
+
+    from mirbench.suite import load_suite
 
     variant = next(v for v in load_suite(SUITE).variants if v.system == MFCC_SYSTEM)
     return MFCCBaseline(**{**variant.params, "n_estimators": FOREST_TREES})
@@ -217,7 +219,16 @@ def write_results(folder: Path, n_tracks: int, seed: int = 0) -> Path:
     from mirbench.metrics import evaluate
     from mirbench.protocols import Fold
     from mirbench.provenance import provenance
-    from mirbench.record import finished, new_record, started, timings, with_data, with_fold, with_machine, with_result
+    from mirbench.record import (
+        finished,
+        new_record,
+        started,
+        timings,
+        with_data,
+        with_fold,
+        with_machine,
+        with_result,
+    )
     from mirbench.registry import systems
     from mirbench.results import ResultStore
     from mirbench.run.identity import digest
