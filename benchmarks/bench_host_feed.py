@@ -88,7 +88,7 @@ def forward_flops_per_window(system, source: Windows) -> float:
 
 
 class HostFeed:
-    params = list(FAMILIES)
+    params = [list(FAMILIES)]
     param_names = ("family",)
     version = 2
     timeout = 600

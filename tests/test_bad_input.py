@@ -51,12 +51,13 @@ def toml_document(doc: dict) -> str:
 
 
 def cli_error(args: list[str], capsys) -> str:
-    """Run the CLI expecting exit status 2 and exactly one `error:` line (no traceback); return that line."""
+    """Run the CLI expecting exit status 2 and exactly one `error:` line (no traceback), after at most the lines
+    naming the stages the run reached ("mirbench: indexing dataset ..."); return that line."""
     code = main(args)
     captured = capsys.readouterr()
     assert code == 2, captured.out + captured.err
     assert "Traceback" not in captured.out + captured.err
-    lines = captured.err.strip().splitlines()
+    lines = [line for line in captured.err.strip().splitlines() if not line.startswith("mirbench: ")]
     assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
     return lines[0]
 

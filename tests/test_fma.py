@@ -359,7 +359,8 @@ def test_run_without_the_dataset_is_a_clear_error(tmp_path, capsys):
     assert "expected layout:" in err and "fma_metadata/tracks.csv" in err
     (tmp_path / "fma").mkdir()
     assert main(args + ["--data-root", str(tmp_path)]) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
+    stage, *lines = capsys.readouterr().err.strip().splitlines()
+    assert stage == "mirbench: indexing dataset fma..."
     assert lines[0].startswith(f"error: dataset 'fma': {tmp_path / 'fma' / 'fma_metadata' / 'tracks.csv'} does not exist")
     assert [line.split()[0] for line in lines[1:]] == ["DIR/fma/", "fma_metadata/tracks.csv", "fma_medium/000/000002.mp3"]
 
