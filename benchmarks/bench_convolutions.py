@@ -16,6 +16,12 @@ by the float32 matmul peak measured in the same process (`machine.matmul_peak`).
   on 2 windows of 96 bands x 1366 frames (Choi et al.'s input). These are
   bound by memory traffic more than arithmetic: the first has one input
   channel, and batch norm, ELU and pooling touch every activation.
+  `track_convolutions_peak_ratio` times the two convolutions alone (the
+  same flops); `track_traffic_bound_peak_ratio` is the most the blocks can
+  reach here, 1 / (1 + (bytes / flops) x (peak / bandwidth)): the least
+  traffic is 17 passes over the first block's 2 x 32 x 96 x 1366 floats
+  (`TRAFFIC_PASSES`), at the bandwidth of a copy of that size measured in
+  the same process.
 """
 
 import torch
@@ -27,6 +33,11 @@ from mirbench_baselines.dieleman2014.layers import StridedConv1d
 from benchmarks.machine import THREADS, best_seconds, gflops, matmul_peak, use_threads
 
 SR, BATCH, FILTERS = 16000, 10, 32
+# Passes over the first block's activation A that forward + backward cannot avoid without fused kernels: the
+# conv writes A; batch norm reads it twice (statistics, normalise) and writes it; ELU reads and writes it; the
+# pool reads it. Backward: the pool writes dA; ELU reads dA and its output and writes dA; batch norm reads dA and
+# its input twice (its reductions, then the input gradient) and writes dA; the weight gradient reads dA.
+TRAFFIC_PASSES = 1 + 3 + 2 + 1 + 1 + 3 + 4 + 1 + 1
 
 
 class _Convolution:
@@ -113,6 +124,7 @@ class Conv2DBlocks(_Convolution):
     def setup(self, network, threads):
         use_threads(threads)
         torch.manual_seed(0)
+        self.network = network
         pools = BLOCKS[network]
         w = self.width
         self.module = nn.Sequential(
@@ -126,6 +138,34 @@ class Conv2DBlocks(_Convolution):
 
     def _backward_flops(self) -> float:
         return self.flops + self.second_flops  # the second block's input (the first's output) needs a gradient
+
+    def _convolutions(self):
+        """Forward + backward of the two convolutions alone, the second on an input of its shape that needs a gradient."""
+        first, second = self.module[0][0], self.module[1][0]
+        if not hasattr(self, "pooled"):
+            pools = BLOCKS[self.network]
+            shape = (self.batch, self.width, -(-self.bands // pools[0][0]), -(-self.frames // pools[0][1]))
+            self.pooled = torch.randn(shape, requires_grad=True)
+        for conv, x in ((first, self.x), (second, self.pooled)):
+            out = conv(x)
+            out.backward(torch.ones_like(out))
+        self.module.zero_grad(set_to_none=True)
+        self.pooled.grad = None
+
+    def track_convolutions_peak_ratio(self, network, threads):
+        flops = self.flops + self._backward_flops()
+        return gflops(flops, best_seconds(self._convolutions, repeats=10)) / matmul_peak(threads)
+
+    track_convolutions_peak_ratio.unit = "of matmul peak"
+
+    def track_traffic_bound_peak_ratio(self, network, threads):
+        activation = torch.randn(self.batch, self.width, self.bands, self.frames)
+        copy = torch.empty_like(activation)
+        bandwidth = 2 * activation.nbytes / best_seconds(lambda: copy.copy_(activation), repeats=10)
+        bytes_per_flop = TRAFFIC_PASSES * activation.nbytes / (self.flops + self._backward_flops())
+        return 1 / (1 + bytes_per_flop * matmul_peak(threads) * 1e9 / bandwidth)
+
+    track_traffic_bound_peak_ratio.unit = "of matmul peak"
 
     def time_forward(self, network, threads):
         self._forward()
