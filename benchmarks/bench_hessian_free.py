@@ -34,13 +34,10 @@ def sigmoid_mlp() -> nn.Sequential:
     return nn.Sequential(*layers, nn.Linear(SIZES[-2], SIZES[-1]))
 
 
-class HessianFreeKernels:
-    params = (THREADS, ("none", "martens"))
-    param_names = ("threads", "preconditioner")
-    version = 2  # 2: the preconditioner parameter (issue #19)
-    timeout = 600
+class _Problem:
+    """The seeded network, batch, Gauss-Newton operator and vector v that both benchmark classes time."""
 
-    def setup(self, threads, preconditioner):
+    def _build(self, threads):
         use_threads(threads)
         torch.manual_seed(0)
         self.model = sigmoid_mlp()
@@ -49,10 +46,20 @@ class HessianFreeKernels:
         self.y = torch.randint(SIZES[-1], (FRAMES,))
         self.gn = GaussNewton(self.model, self.params_, F.cross_entropy, (self.X, self.y))
         self.v = [torch.randn_like(p) for p in self.params_]
-        self.flat_v = torch.cat([t.reshape(-1) for t in self.v])
 
     def _gradient(self):
         return torch.autograd.grad(F.cross_entropy(self.model(self.X), self.y), self.params_)
+
+
+class HessianFreeKernels(_Problem):
+    params = (THREADS, ("none", "martens"))
+    param_names = ("threads", "preconditioner")
+    version = 2  # 2: the preconditioner parameter (issue #19)
+    timeout = 600
+
+    def setup(self, threads, preconditioner):
+        self._build(threads)
+        self.flat_v = torch.cat([t.reshape(-1) for t in self.v])
 
     def _product(self):
         return self.gn(self.v)
@@ -99,7 +106,7 @@ class HessianFreeKernels:
     track_gradient_peak_ratio.unit = "of matmul peak"
 
 
-class BackPACKPeer:
+class BackPACKPeer(_Problem):
     """G v products in gradient evaluations: mirbench's `GaussNewton` beside BackPACK's `ggn_vector_product`."""
 
     params = (THREADS,)
@@ -111,20 +118,10 @@ class BackPACKPeer:
             from backpack.hessianfree.ggnvp import ggn_vector_product
         except ImportError:
             raise NotImplementedError("BackPACK is not installed (pip install -e .[bench])")
-        use_threads(threads)
-        torch.manual_seed(0)
-        self.model = sigmoid_mlp()
-        self.params_ = list(self.model.parameters())
-        self.X = torch.randn(FRAMES, SIZES[0])
-        self.y = torch.randint(SIZES[-1], (FRAMES,))
-        self.v = [torch.randn_like(p) for p in self.params_]
-        self.gn = GaussNewton(self.model, self.params_, F.cross_entropy, (self.X, self.y))
+        self._build(threads)
         self.output = self.model(self.X)  # BackPACK's product reuses this graph, as ours reuses its build
         self.loss = F.cross_entropy(self.output, self.y)
         self.ggn_vector_product = ggn_vector_product
-
-    def _gradient(self):
-        return torch.autograd.grad(F.cross_entropy(self.model(self.X), self.y), self.params_)
 
     def _costs(self):
         gradient, ours, peer = interleaved_best_seconds(
