@@ -3,6 +3,8 @@ leaderboard regenerate from submissions/ byte for byte, so a stale report or a g
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 
 from mirbench.bundles import unpack
 from mirbench.report import SUFFIXES, write_report
-from mirbench.submission import read_submission, verify
+from mirbench.submission import read_submission, suite_data, verifier_dataset, verify
 
 REPO = Path(__file__).resolve().parent.parent
 SUBMISSIONS = REPO / "submissions"
@@ -38,8 +40,31 @@ def test_bundles_stay_small():
     assert max(sizes.values(), default=0) < 8 * 2**20, sizes
 
 
+@functools.cache
+def corpus_builds() -> list[tuple[int, float, int]]:
+    """(clips_per_class, clip_seconds, seed) of every corpus build a committed bundle ran on."""
+    from mirbench.datasets.corpus import CorpusDataset
+
+    defaults = {k: p.default for k, p in inspect.signature(CorpusDataset).parameters.items()}
+    wanted = set()
+    for path in BUNDLES:
+        spec = {**defaults, **verifier_dataset(suite_data(read_submission(path)["suite"])[0]["dataset"])}
+        if spec["name"] == "corpus":
+            wanted.add((int(spec["clips_per_class"]), float(spec["clip_seconds"]), int(spec["seed"])))
+    return sorted(wanted)
+
+
+@pytest.fixture
+def corpus_built():
+    """The corpus builds the bundles need, made in one pass that parses each source once for all of them rather
+    than one by one as each bundle's verification meets them; at once when already built."""
+    from mirbench.datasets.corpus import build_many
+
+    build_many(corpus_builds(), progress=False)
+
+
 @pytest.mark.parametrize("path", BUNDLES, ids=lambda p: p.name)
-def test_a_committed_bundle_verifies_complete(path):
+def test_a_committed_bundle_verifies_complete(path, corpus_built):
     result = verify(read_submission(path), None, REPO / "suites")
     assert result.ok, result.problems[:3]
     assert result.complete and not result.new_suite, (result.missing[:3], result.new_suite)

@@ -12,11 +12,11 @@ import numbers
 from pathlib import Path
 
 from mirbench.datasets.base import Dataset, DatasetError, Track
-from mirbench.datasets.corpus.builder import build
+from mirbench.datasets.corpus.builder import build, build_many
 from mirbench.datasets.corpus.cache import BUILD_VERSION, SAMPLE_RATE, read_manifest
 from mirbench.datasets.corpus.labels import STYLES, TAG_VOCABULARY
 
-__all__ = ["CorpusDataset", "build", "BUILD_VERSION", "STYLES", "TAG_VOCABULARY", "TASKS"]
+__all__ = ["CorpusDataset", "build", "build_many", "BUILD_VERSION", "STYLES", "TAG_VOCABULARY", "TASKS"]
 
 #: Task name -> kind of task.
 TASKS = {"style": "single-label", "tags": "multi-label"}

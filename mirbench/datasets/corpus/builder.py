@@ -10,6 +10,7 @@ finished candidate leaves a record, so an interrupted build resumes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import shutil
@@ -38,32 +39,33 @@ def _render_job(job: dict) -> list[dict]:
 
 
 def _render_source(job: dict) -> list[dict]:
+    """The records of a job's renders: each is one candidate of one build (its seed, clip length and directory)."""
     import pretty_midi
 
     from mirbench.datasets.corpus import score as sc
     from mirbench.datasets.corpus.render import render_clip
     from mirbench.datasets.corpus.sources import Candidate, corpus_dir
 
-    out = Path(job["out"])
-    cands = [Candidate(**c) for c in job["candidates"]]
+    first = Candidate(**job["renders"][0]["candidate"])
     records = []
     try:
-        piece = sc.prepare(sc.parse(corpus_dir() / cands[0].path, cands[0].number), cands[0].style)
+        piece = sc.prepare(sc.parse(corpus_dir() / first.path, first.number), first.style)
     except Exception as exc:  # a broken source: every excerpt of it fails and the next candidate is drawn
         piece, error = None, f"{type(exc).__name__}: {exc}"
-    for c in cands:
+    for render in job["renders"]:
+        c, out, seconds = Candidate(**render["candidate"]), Path(render["out"]), render["seconds"]
         rec: dict = {"candidate": c.key, "style": c.style}
         try:
             if piece is None:
                 raise RuntimeError(error)
-            rng = clip_rng(job["seed"], c.key)
+            rng = clip_rng(render["seed"], c.key)
             bpm = draw_tempo(rng)
-            ex = sc.excerpt(piece, c.slot, c.n_slots, bpm, job["seconds"])
+            ex = sc.excerpt(piece, c.slot, c.n_slots, bpm, seconds)
             if ex.mode not in MODES:
                 raise sc.ScoreError(f"mode {ex.mode!r}")
             family, programs = draw_instruments(rng, len(ex.voices))
             wav = f"clips/{c.style}/{c.key}.wav"
-            render_clip(ex.voices, programs, job["seconds"], cache.SAMPLE_RATE, out / wav)
+            render_clip(ex.voices, programs, seconds, cache.SAMPLE_RATE, out / wav)
             rec.update(
                 ok=True, id=c.key, wav=wav, source=c.path, number=c.number, work=c.work,
                 group=f"{c.style}:{c.work}", title=c.title, slot=c.slot, n_slots=c.n_slots,
@@ -76,24 +78,26 @@ def _render_source(job: dict) -> list[dict]:
         except Exception as exc:
             rec.update(ok=False, error=f"{type(exc).__name__}: {exc}")
         cache.write_json(_record_path(out, c.key), rec)
-        records.append(rec)
+        records.append({**rec, "build": render["out"]})
     return records
 
 
-def _jobs(cands: list, out: Path, seed: int, seconds: float) -> list[dict]:
-    """One job per source (file, tune number), slowest first (big quartet files) so the pool ends evenly."""
+def _jobs(todo: list[tuple["Selection", object]]) -> list[dict]:
+    """One job per source (file, tune number), whichever builds its candidates belong to, so that a source several
+    builds need is parsed once; slowest first (big quartet files) so the pool ends evenly."""
     from mirbench.datasets.corpus.sources import corpus_dir
 
     by_source: dict = defaultdict(list)
-    for c in cands:
-        by_source[(c.path, c.number)].append(asdict(c))
-    jobs = [{"candidates": cs, "seed": seed, "seconds": seconds, "out": str(out)} for cs in by_source.values()]
+    for sel, c in todo:
+        render = {"candidate": asdict(c), "seed": sel.params["seed"], "seconds": sel.params["clip_seconds"]}
+        by_source[(c.path, c.number)].append({**render, "out": str(sel.out)})
+    jobs = [{"renders": renders} for renders in by_source.values()]
     slow = ("quartet", "palestrina", "bach")  # parsing MusicXML/Humdrum scores costs far more than ABC tunes
 
     def cost(job: dict) -> tuple:
-        first = job["candidates"][0]
+        first = job["renders"][0]["candidate"]
         rank = slow.index(first["style"]) if first["style"] in slow else len(slow)
-        return rank, -(corpus_dir() / first["path"]).stat().st_size * len(job["candidates"])
+        return rank, -(corpus_dir() / first["path"]).stat().st_size * len(job["renders"])
 
     return sorted(jobs, key=cost)
 
@@ -105,7 +109,7 @@ def _run(jobs: list[dict], workers: int, bar) -> list[dict]:
     if workers <= 1:
         for job in jobs:
             records += _render_job(job)
-            bar.update(len(job["candidates"]))
+            bar.update(len(job["renders"]))
         return records
     # The platform's default start method: fork on Linux (no re-import of the caller's main
     # script), spawn on macOS and Windows (call from under `if __name__ == "__main__":` there).
@@ -126,56 +130,80 @@ def _load_records(out: Path, cands: list) -> dict[str, dict]:
     return {k: r for k, r in done.items() if not r.get("ok") or (out / r["wav"]).is_file()}
 
 
-def select(out: Path, params: dict, progress: bool, workers: int) -> tuple[list[dict], dict]:
-    """Render candidates wave by wave until every style has its clips; returns the chosen records and failure counts."""
+class Selection:
+    """One build's choice of clips: each style's candidates in seeded order, taken wave by wave, the first
+    `clips_per_class` that render and do not repeat a tune already chosen kept."""
+
+    def __init__(self, out: Path, params: dict):
+        from mirbench.datasets.corpus.sources import candidates
+
+        self.out, self.params, self.n = out, params, params["clips_per_class"]
+        self.order = {s: candidates(s, params["seed"], self.n) for s in STYLES}
+        self.pos = dict.fromkeys(STYLES, 0)  # next candidate to submit
+        self.scan = dict.fromkeys(STYLES, 0)  # next candidate to consider for acceptance
+        self.chosen: dict[str, list[dict]] = {s: [] for s in STYLES}
+        self.melodies: dict[str, dict[str, str]] = {s: {} for s in STYLES}  # melody hash -> work
+        self.failures: dict[str, int] = defaultdict(int)
+
+    def wave(self) -> list:
+        """The next candidates to render: enough to fill every style, plus a margin for failures."""
+        wave = []
+        for s in STYLES:
+            short = self.n - len(self.chosen[s])
+            if short > 0:
+                take = self.order[s][self.pos[s] : self.pos[s] + short + max(2, short // 10)]
+                self.pos[s] += len(take)
+                wave += take
+        return wave
+
+    def take(self, results: dict[str, dict]) -> None:
+        """Accept the rendered candidates in order; DatasetError when a style runs out of candidates."""
+        for s in STYLES:
+            while self.scan[s] < self.pos[s] and len(self.chosen[s]) < self.n:
+                rec = results[self.order[s][self.scan[s]].key]
+                self.scan[s] += 1
+                if not rec["ok"]:
+                    self.failures[rec["error"][:70]] += 1
+                elif self.melodies[s].setdefault(rec["melody"], rec["work"]) != rec["work"]:
+                    self.failures["repeated tune"] += 1
+                else:
+                    self.chosen[s].append(rec)
+        exhausted = [s for s in STYLES if len(self.chosen[s]) < self.n and self.pos[s] >= len(self.order[s])]
+        if exhausted:
+            from mirbench.datasets.base import DatasetError
+
+            raise DatasetError(
+                f"corpus: only {[len(self.chosen[s]) for s in exhausted]} clips could be built for {exhausted}; "
+                f"ask for fewer clips_per_class than {self.n}"
+            )
+
+    def clips(self) -> list[dict]:
+        return [r for s in STYLES for r in self.chosen[s]]
+
+
+def select(selections: list[Selection], progress: bool, workers: int) -> None:
+    """Render the builds' candidates wave by wave until every build has its clips; each wave's sources are parsed
+    once for all the builds that need them. A build's result does not depend on the others built beside it."""
     from tqdm import tqdm
 
-    from mirbench.datasets.corpus.sources import candidates
-
-    n = params["clips_per_class"]
-    order = {s: candidates(s, params["seed"], n) for s in STYLES}
-    pos = dict.fromkeys(STYLES, 0)  # next candidate to submit
-    scan = dict.fromkeys(STYLES, 0)  # next candidate to consider for acceptance
-    chosen: dict[str, list[dict]] = {s: [] for s in STYLES}
-    melodies: dict[str, dict[str, str]] = {s: {} for s in STYLES}  # melody hash -> work
-    failures: dict[str, int] = defaultdict(int)
-    (out / "work").mkdir(parents=True, exist_ok=True)
+    for sel in selections:
+        (sel.out / "work").mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=0, desc="building corpus dataset", unit="clip", file=sys.stderr, disable=not progress)
     with bar:
         while True:
-            wave = []
-            for s in STYLES:
-                short = n - len(chosen[s])
-                if short > 0:
-                    take = order[s][pos[s] : pos[s] + short + max(2, short // 10)]
-                    pos[s] += len(take)
-                    wave += take
-            if not wave:
+            waves = [(sel, sel.wave()) for sel in selections]
+            if not any(wave for _, wave in waves):
                 break
-            results = _load_records(out, wave)
-            bar.total += len(wave)
-            bar.update(len(results))
-            todo = [c for c in wave if c.key not in results]
-            results.update({r["candidate"]: r for r in _run(_jobs(todo, out, params["seed"], params["clip_seconds"]), workers, bar)})
-            for s in STYLES:
-                while scan[s] < pos[s] and len(chosen[s]) < n:
-                    rec = results[order[s][scan[s]].key]
-                    scan[s] += 1
-                    if not rec["ok"]:
-                        failures[rec["error"][:70]] += 1
-                    elif melodies[s].setdefault(rec["melody"], rec["work"]) != rec["work"]:
-                        failures["repeated tune"] += 1
-                    else:
-                        chosen[s].append(rec)
-            exhausted = [s for s in STYLES if len(chosen[s]) < n and pos[s] >= len(order[s])]
-            if exhausted:
-                from mirbench.datasets.base import DatasetError
-
-                raise DatasetError(
-                    f"corpus: only {[len(chosen[s]) for s in exhausted]} clips could be built for {exhausted}; "
-                    f"ask for fewer clips_per_class than {n}"
-                )
-    return [r for s in STYLES for r in chosen[s]], dict(failures)
+            results, todo = {}, []
+            for sel, wave in waves:
+                results[str(sel.out)] = found = _load_records(sel.out, wave)
+                bar.total += len(wave)
+                bar.update(len(found))
+                todo += [(sel, c) for c in wave if c.key not in found]
+            for rec in _run(_jobs(todo), workers, bar):
+                results[rec.pop("build")][rec["candidate"]] = rec
+            for sel, _ in waves:
+                sel.take(results[str(sel.out)])
 
 
 def build(
@@ -187,33 +215,63 @@ def build(
     workers: int = WORKERS,
 ) -> Path:
     """Build the corpus dataset under the cache (once; later calls return at once) and return its manifest path."""
-    params = cache.build_params(clips_per_class, clip_seconds, seed)
-    out = cache.build_dir(cache.cache_root(cache_dir), params)
-    manifest_path = out / cache.MANIFEST
-    if cache.read_manifest(manifest_path, params) is not None:
-        return manifest_path
-    with cache.locked(out):
-        if cache.read_manifest(manifest_path, params) is not None:  # another process built it meanwhile
-            return manifest_path
-        for stale in out.rglob("*.tmp"):
-            stale.unlink()
+    return build_many([(clips_per_class, clip_seconds, seed)], cache_dir, progress, workers)[0]
+
+
+def build_many(
+    builds: list[tuple[int, float, int]],
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+    workers: int = WORKERS,
+) -> list[Path]:
+    """Build several corpus datasets, each (clips_per_class, clip_seconds, seed), in one pass that parses each
+    source once for all of them (parsing the scores is most of a build's time); return their manifest paths.
+    Each build is the one `build` would make alone, byte for byte; those already built are returned at once."""
+    root = cache.cache_root(cache_dir)
+    wanted = [cache.build_params(n, seconds, seed) for n, seconds, seed in builds]
+    outs = [cache.build_dir(root, params) for params in wanted]
+    todo = _unbuilt(dict(zip(outs, wanted)))
+    if not todo:
+        return [out / cache.MANIFEST for out in outs]
+    with contextlib.ExitStack() as held:
+        for out in sorted(todo):  # one order for every process, so two never wait on each other
+            held.enter_context(cache.locked(out))
+        todo = _unbuilt(todo)  # another process may have built some meanwhile
+        if not todo:
+            return [out / cache.MANIFEST for out in outs]
+        for out in todo:
+            for stale in out.rglob("*.tmp"):
+                stale.unlink()
         t0 = time.perf_counter()
-        clips, failures = select(out, params, progress, workers)
+        selections = [Selection(out, params) for out, params in todo.items()]
+        select(selections, progress, workers)
         seconds = time.perf_counter() - t0
-        keep = {r["wav"] for r in clips}
-        manifest = {
-            "format": cache.MANIFEST_FORMAT,
-            "dataset": "corpus",
-            "params": params,
-            "sample_rate": cache.SAMPLE_RATE,
-            "styles": list(STYLES),
-            "tags": [t for t in TAG_VOCABULARY if any(t in r["tags"] for r in clips)],
-            "clips": [{k: v for k, v in r.items() if k not in ("ok", "candidate")} for r in clips],
-        }
-        cache.write_json(out / "build.json", {"seconds": round(seconds, 1), "workers": workers, "skipped": failures})
-        cache.write_json(manifest_path, manifest)
-        for wav in (out / "clips").rglob("*.wav"):  # rendered but not chosen (failed over a later wave)
-            if wav.relative_to(out).as_posix() not in keep:
-                wav.unlink()
-        shutil.rmtree(out / "work", ignore_errors=True)
-    return manifest_path
+        for sel in selections:
+            _write_build(sel, {"seconds": round(seconds, 1), "workers": workers, "builds": len(selections)})
+    return [out / cache.MANIFEST for out in outs]
+
+
+def _unbuilt(builds: dict[Path, dict]) -> dict[Path, dict]:
+    """The builds (directory -> parameters) without a complete manifest of their parameters."""
+    return {out: params for out, params in builds.items() if cache.read_manifest(out / cache.MANIFEST, params) is None}
+
+
+def _write_build(sel: Selection, about: dict) -> None:
+    """Write a selected build's manifest (last, atomically: it marks the build complete) and drop its leftovers."""
+    clips = sel.clips()
+    keep = {r["wav"] for r in clips}
+    manifest = {
+        "format": cache.MANIFEST_FORMAT,
+        "dataset": "corpus",
+        "params": sel.params,
+        "sample_rate": cache.SAMPLE_RATE,
+        "styles": list(STYLES),
+        "tags": [t for t in TAG_VOCABULARY if any(t in r["tags"] for r in clips)],
+        "clips": [{k: v for k, v in r.items() if k not in ("ok", "candidate")} for r in clips],
+    }
+    cache.write_json(sel.out / "build.json", {**about, "skipped": dict(sel.failures)})
+    cache.write_json(sel.out / cache.MANIFEST, manifest)
+    for wav in (sel.out / "clips").rglob("*.wav"):  # rendered but not chosen (failed over a later wave)
+        if wav.relative_to(sel.out).as_posix() not in keep:
+            wav.unlink()
+    shutil.rmtree(sel.out / "work", ignore_errors=True)
