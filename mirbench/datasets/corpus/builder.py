@@ -230,15 +230,16 @@ def build_many(
     root = cache.cache_root(cache_dir)
     wanted = [cache.build_params(n, seconds, seed) for n, seconds, seed in builds]
     outs = [cache.build_dir(root, params) for params in wanted]
+    manifests = [out / cache.MANIFEST for out in outs]
     todo = _unbuilt(dict(zip(outs, wanted)))
     if not todo:
-        return [out / cache.MANIFEST for out in outs]
+        return manifests
     with contextlib.ExitStack() as held:
         for out in sorted(todo):  # one order for every process, so two never wait on each other
             held.enter_context(cache.locked(out))
         todo = _unbuilt(todo)  # another process may have built some meanwhile
         if not todo:
-            return [out / cache.MANIFEST for out in outs]
+            return manifests
         for out in todo:
             for stale in out.rglob("*.tmp"):
                 stale.unlink()
@@ -248,7 +249,7 @@ def build_many(
         seconds = time.perf_counter() - t0
         for sel in selections:
             _write_build(sel, {"seconds": round(seconds, 1), "workers": workers, "builds": len(selections)})
-    return [out / cache.MANIFEST for out in outs]
+    return manifests
 
 
 def _unbuilt(builds: dict[Path, dict]) -> dict[Path, dict]:
