@@ -370,3 +370,17 @@ def test_diagnostics_are_stored_and_drawn_byte_stably(tmp_path, write_suite):
     section = re.search(r"## Learned filters\n\n(.+)\n\n!\[learned filters\]\(filters-filters\.png\)\n", text)
     assert section and "ordered by dominant frequency" in section.group(1)
     assert text.index("## Confusion matrices") < text.index("## Learned filters") < text.index("## Provenance")
+
+
+def test_the_skipped_table_keeps_each_reason_whole_wherever_the_data_lives():
+    """A skipped track's reason starts with its file's path; in the report the path is cut to the file's name, so
+    the table reads the same on every machine and a deep data root cannot push the reason past the cell's limit."""
+    from mirbench.report.sections import skipped
+
+    def table(root: str) -> str:
+        why = f"{root}/fma_small/099/099134.mp3: a known empty file of the published fma_small: file is empty (0 bytes)"
+        return skipped([{"skipped": [{"id": "099134", "reason": why}]}])
+
+    shallow, deep = table("/data"), table("/tmp/" + "nested/" * 30 + "fma")
+    assert shallow == deep
+    assert "|  099134 | 099134.mp3: a known empty file of the published fma_small: file is empty (0 bytes) |" in deep

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from tabulate import tabulate
@@ -131,6 +132,15 @@ def first_line(text: str, limit: int = 160) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+LEADING_PATH = re.compile(r"^(?:[^\s:]*/)+(?=[^/\s:]+: )")
+
+
+def file_name_only(reason: str) -> str:
+    """A skipped track's reason with its leading file path cut to the file's name: the report then reads the same
+    wherever the data lives, and a deep data root cannot push the reason itself past `first_line`'s limit."""
+    return LEADING_PATH.sub("", reason, count=1)
+
+
 def skipped(records: list[dict]) -> str:
     reasons = {}
     for r in records:
@@ -138,7 +148,7 @@ def skipped(records: list[dict]) -> str:
             reasons[s["id"]] = s["reason"]
     if not reasons:
         return "**Skipped tracks**: none (every track's audio was usable).\n"
-    rows = [[tid, first_line(why)] for tid, why in sorted(reasons.items())]
+    rows = [[tid, first_line(file_name_only(why))] for tid, why in sorted(reasons.items())]
     return (
         f"## Skipped tracks\n\n{len(reasons)} track(s) could not be used (missing, unreadable or invalid audio) and were left out of every fold:\n\n"
         + tabulate(rows, ["track", "reason"], tablefmt="github")
