@@ -146,9 +146,10 @@ def test_interrupted_build_resumes_and_matches_across_worker_counts(tmp_path, st
 
 def test_builds_made_together_are_each_the_build_made_alone(tmp_path, style_set):
     """build_many parses each source once for every build it makes; each build is still the one `build` makes alone,
-    manifest and audio byte for byte, whatever builds beside it (here one of another clip length and seed)."""
-    other = {**TINY, "clip_seconds": 2.0, "seed": 1}  # the sources it parses overlap TINY's
-    alone = build_mod.build(tmp_path / "alone", progress=False, workers=1, **other)
+    manifest and audio byte for byte, whatever builds beside it (here one of another size,
+    clip length and seed)."""
+    other = {"clips_per_class": 1, "clip_seconds": 2.0, "seed": 1}  # the sources it parses overlap TINY's
+    alone = build_mod.build(tmp_path / "alone", progress=False, workers=2, **other)
     together = build_mod.build_many(
         [tuple(b.values()) for b in (TINY, other)], tmp_path / "together", progress=False, workers=2
     )
