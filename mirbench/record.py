@@ -194,10 +194,52 @@ def _json_type(value) -> str:
     return "null"
 
 
+def _numbers(values, allow_null: bool = True) -> bool:
+    """Whether `values` is a list of JSON numbers (and nulls), by plain type tests: what `_NUMBER` items accept."""
+    return isinstance(values, list) and all(
+        type(v) is float or type(v) is int or (allow_null and v is None) for v in values)
+
+
+def _truth_items(values) -> bool:
+    return isinstance(values, list) and all(
+        type(v) is int or (type(v) is list and _numbers(v, allow_null=False)) for v in values)
+
+
+_LONG_LISTS = {  # predictions' key: the plain test that every item of it is what the schema asks
+    "track_ids": lambda values: isinstance(values, list) and all(type(v) is str for v in values),
+    "scores": lambda rows: isinstance(rows, list) and all(_numbers(row) for row in rows),
+    "truth": _truth_items,
+}
+
+
+def _without_long_lists(record):
+    """`record` with its long per-track and per-class lists emptied, when each of their items plainly is what the
+    schema asks: jsonschema then finds in it exactly the errors it finds in `record`, without walking every score
+    one by one (most of a record's validation time). None when any item is in doubt: `record` goes whole."""
+    if not isinstance(record, dict):
+        return None
+    light = dict(record)
+    predictions = record.get("predictions")
+    if isinstance(predictions, dict):
+        light["predictions"] = dict(predictions)
+        for key, plainly_valid in _LONG_LISTS.items():
+            if key in predictions:
+                if not plainly_valid(predictions[key]):
+                    return None
+                light["predictions"][key] = []
+    per_class = record.get("per_class")
+    if isinstance(per_class, dict):
+        if not all(_numbers(values) for values in per_class.values()):
+            return None
+        light["per_class"] = dict.fromkeys(per_class, [])
+    return light
+
+
 def problem(record, trial_id: str | None = None) -> str | None:
     """Why `record` is not a valid trial record, as one line naming the key path (None when it is valid): the
     first schema error in schema order, then the checks the schema cannot state."""
-    error = next(iter(_validator().iter_errors(record)), None)
+    light = _without_long_lists(record)
+    error = next(iter(_validator().iter_errors(record if light is None else light)), None)
     if error is not None:
         return _say(error)
     if trial_id is not None and record["trial_id"] != trial_id:

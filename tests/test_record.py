@@ -15,6 +15,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from mirbench.cli import main
+from mirbench import record as record_mod
 from mirbench.record import SCHEMA_ID, finished, json_schema, new_record, problem, with_error
 from mirbench.registry import systems
 from mirbench.results import SCHEMA, ResultStore, record_problem
@@ -152,6 +153,12 @@ def test_the_schema_declares_every_key_a_run_writes(written):
     (lambda r: r["skipped"].append({"id": "SECRET"}), "'skipped[0].reason' is missing or is not text"),
     (lambda r: r.update(error={"message": "SECRET"}), "'error' is not null"),  # an ok trial has no error
     (lambda r: r["predictions"]["scores"].pop(), "'predictions' has not one row of scores per track id"),
+    (lambda r: r["predictions"]["scores"].__setitem__(0, "SECRET"), "'predictions.scores[0]' is not a list"),
+    (lambda r: r["predictions"]["truth"].__setitem__(2, "SECRET"),
+     "'predictions.truth[2]' is not an integer or a list"),
+    (lambda r: r["predictions"]["track_ids"].__setitem__(0, 7), "'predictions.track_ids[0]' is not text"),
+    (lambda r: r["per_class"]["roc_auc"].__setitem__(1, True), "'per_class.roc_auc[1]' is not a number or null"),
+    (lambda r: r["predictions"].update(scores="SECRET"), "'predictions.scores' is not a list"),
     (lambda r: r.update(trial_id="other"), "'trial_id' is not the one its file name gives"),
 ])
 def test_an_invalid_record_is_one_line_naming_the_path_never_the_value(written, edit, said):
@@ -160,6 +167,26 @@ def test_an_invalid_record_is_one_line_naming_the_path_never_the_value(written, 
     found = record_problem(record, written[0]["trial_id"] if "trial_id" in said else record["trial_id"])
     assert found is not None and found.startswith(said)
     assert "\n" not in found and "SECRET" not in found
+
+
+@pytest.mark.parametrize("edit", [
+    lambda r: None,
+    lambda r: r.update(seed="x"),  # an error before the long lists, in schema order
+    lambda r: r["predictions"]["scores"][0].__setitem__(1, "x"),
+    lambda r: (r.update(seed="x"), r["predictions"]["scores"][0].__setitem__(1, "x")),
+    lambda r: (r["predictions"]["truth"].__setitem__(0, 1.0), r["timings"].update(fit_s="x")),  # 1.0: an integer
+    lambda r: r["predictions"]["scores"][0].__setitem__(1, None),
+    lambda r: r["predictions"].pop("scores"),
+    lambda r: r["per_class"].update(pr_auc="x"),
+    lambda r: r.update(predictions=[]),
+])
+def test_the_check_finds_the_first_error_jsonschema_finds_in_the_whole_record(written, edit):
+    """problem() leaves the long lists out of jsonschema's walk only where each item plainly passes; the first
+    error it names is always the one of the whole record."""
+    for record in (copy.deepcopy(r) for r in written if "predictions" in r):
+        edit(record)
+        first = next(iter(Draft202012Validator(json_schema()).iter_errors(record)), None)
+        assert problem(record) == (None if first is None else record_mod._say(first))
 
 
 def test_a_failed_record_needs_an_error_with_its_message(written):
