@@ -39,3 +39,70 @@ class ChoiNetworks:
         return BATCH / best_seconds(self._step, repeats=2, warmup=0)
 
     track_windows_per_second.unit = "windows/s"
+
+
+#: In a fresh process: one architecture's step at 1 M parameters on 2 threads, MIRBENCH_KEEP_FREED_MEMORY as given.
+STEP_IN_A_FRESH_PROCESS = """
+import json, resource, sys
+from mirbench.run.allocator import keep_freed_memory
+keep_freed_memory()
+from benchmarks.bench_networks import ChoiNetworks
+from benchmarks.machine import best_seconds
+step = ChoiNetworks()
+step.setup(sys.argv[1], 1_000_000, 2)
+step._step()
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+seconds = best_seconds(step._step, repeats=3, warmup=1)
+print(json.dumps({"seconds": seconds, "faults": (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / 4,
+                  "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+
+class KeepFreedMemory:
+    """The Adam step of k2c2 and CRNN (1 M parameters, 2 threads) with the allocator as a trial sets it
+    (mirbench.run.allocator: freed blocks reused) against glibc's default, each in a fresh process: the speed-up,
+    the page faults per step of each, and the ratio of their peak resident memory."""
+
+    params = (["k2c2", "crnn"],)
+    param_names = ("arch",)
+    version = 1
+    timeout = 600
+
+    def setup_cache(self):
+        import json
+        import os
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        root = Path(__file__).resolve().parent.parent
+        out = {}
+        for arch in self.params[0]:
+            for keep in ("1", "0"):
+                env = {**os.environ, "MIRBENCH_KEEP_FREED_MEMORY": keep, "PYTHONPATH": str(root)}
+                done = subprocess.run([sys.executable, "-c", STEP_IN_A_FRESH_PROCESS, arch], env=env, cwd=root,
+                                      capture_output=True, text=True, check=True)
+                out[arch, keep] = json.loads(done.stdout)
+        return out
+
+    setup_cache.timeout = 600  # four fresh processes
+
+    def track_speedup(self, measured, arch):
+        return measured[arch, "0"]["seconds"] / measured[arch, "1"]["seconds"]
+
+    track_speedup.unit = "x"
+
+    def track_faults_per_step_kept(self, measured, arch):
+        return measured[arch, "1"]["faults"]
+
+    track_faults_per_step_kept.unit = "page faults"
+
+    def track_faults_per_step_default(self, measured, arch):
+        return measured[arch, "0"]["faults"]
+
+    track_faults_per_step_default.unit = "page faults"
+
+    def track_peak_rss_ratio(self, measured, arch):
+        return measured[arch, "1"]["peak_rss"] / measured[arch, "0"]["peak_rss"]
+
+    track_peak_rss_ratio.unit = "x"

@@ -158,7 +158,9 @@ def calibrate_trials(dataset_table: dict, todo: list, options, cap_s: float | No
     from mirbench.cache import using
     from mirbench.datasets import open_dataset
     from mirbench.device import resolve_device
+    from mirbench.run.allocator import keep_freed_memory
 
+    keep_freed_memory()  # as the trials will run
     with using(cache):
         dataset = open_dataset(dataset_table, options.data_root)
         costs = TrialCosts(dataset, resolve_device(options.device), options, cap_s)
