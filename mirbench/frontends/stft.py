@@ -45,11 +45,14 @@ def spectrogram(
     intermediate is then at most a clip's features (0.7 MB for 128 bands of 30 s), served again from the same heap
     memory and from cache, where whole batches (tens of MB, above glibc's mmap threshold) get fresh pages and
     page-fault on every call (a batch of 8 cost more per clip than one clip). The only allocation the size of the
-    batch is the output. On CUDA, and where autograd needs the intermediates, the batch goes at once.
+    batch is the output: each clip's finished rows are copied into it (without `finish`, projected into it) as the
+    clip is done, and the next clip reuses the same buffer. On CUDA, and where autograd needs the intermediates,
+    the batch goes at once.
     """
     n_frames = n_stft_frames(audio.shape[-1], n_fft, hop_length, center)
     n_dims = project.n_dims if project is not None else n_fft // 2 + 1
     project = project or _unprojected
+    unfinished = finish is None  # then each clip is projected straight into its rows of the output
     finish = finish or (lambda values, rows: values)
     if n_frames == 0:
         return finish(audio.new_zeros(audio.shape[0], 0, n_dims), slice(0, audio.shape[0]))
@@ -58,16 +61,25 @@ def spectrogram(
         frames = framed(audio, 0, n_frames, n_fft, hop_length, center)
         return finish(project(_magnitude(frames, window, power)), everything)
     block = max(1, BLOCK_BYTES // (4 * n_fft))
-    parts = []
-    for row in range(audio.shape[0]):
+    batch = audio.shape[0]
+    out = audio.new_empty(batch, n_frames, n_dims) if unfinished else None
+    values = None if unfinished else audio.new_empty(1, n_frames, n_dims)  # one clip's, reused clip after clip
+    for row in range(batch):
         rows = slice(row, row + 1)
-        values = audio.new_empty(1, n_frames, n_dims)
+        clip = out[rows] if unfinished else values
         for start in range(0, n_frames, block):
             stop = min(start + block, n_frames)
             frames = framed(audio[rows], start, stop, n_fft, hop_length, center)
-            project(_magnitude(frames, window, power), out=values[:, start:stop])
-        parts.append(finish(values, rows))
-    return parts[0] if len(parts) == 1 else torch.cat(parts)
+            project(_magnitude(frames, window, power), out=clip[:, start:stop])
+        if unfinished:
+            continue
+        done = finish(clip, rows)
+        if batch == 1:
+            return done
+        if out is None:
+            out = done.new_empty(batch, *done.shape[1:])
+        out[rows] = done
+    return out
 
 
 def framed(audio: torch.Tensor, start: int, stop: int, n_fft: int, hop_length: int, center: bool) -> torch.Tensor:
