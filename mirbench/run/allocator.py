@@ -6,7 +6,9 @@ each time, and the page faults cost as much as the arithmetic (0.8 M faults per 
 4 windows of 96 x 1366, a third of its time). With `keep_freed_memory` every block comes from the heap and up to
 `RETAINED` bytes of freed memory stay mapped: the same numbers, bit for bit, sooner (that step 1.5x), for a higher
 peak (1.3-1.5x: one heap fragments where separate maps did not; bench_networks.KeepFreedMemory). A trial and the
-plan's calibration call it in their process; MIRBENCH_KEEP_FREED_MEMORY=0 leaves the allocator as it is.
+plan's calibration call it in their process, and a trial ends with `release_freed_memory`, so that what it
+kept goes back to the OS before the next trial (a Dask worker's memory monitor would otherwise see it as held);
+MIRBENCH_KEEP_FREED_MEMORY=0 leaves the allocator as it is.
 """
 
 from __future__ import annotations
@@ -32,3 +34,9 @@ def keep_freed_memory() -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return mallopt(M_MMAP_MAX, 0) == 1 and mallopt(M_TRIM_THRESHOLD, RETAINED) == 1
+
+
+def release_freed_memory() -> None:
+    """Hand the freed memory `keep_freed_memory` kept back to the OS (glibc's malloc_trim), where it was set."""
+    if keep_freed_memory():
+        ctypes.CDLL(None).malloc_trim(0)

@@ -94,15 +94,18 @@ def execute(spec: TrialSpec) -> dict:
     are in the cache, so the restart costs little.
     """
     from mirbench.cache import using
-    from mirbench.run.allocator import keep_freed_memory
+    from mirbench.run.allocator import keep_freed_memory, release_freed_memory
 
     keep_freed_memory()  # a network's large buffers are reused from step to step, not mapped afresh
-    with using(spec.cache_dir):  # the cache root the run was planned with, in whichever process this runs
-        while True:
-            record, unusable = attempt(spec)
-            if unusable is None:
-                return record
-            spec = replace(spec, skipped={**spec.skipped, **unusable})
+    try:
+        with using(spec.cache_dir):  # the cache root the run was planned with, in whichever process this runs
+            while True:
+                record, unusable = attempt(spec)
+                if unusable is None:
+                    return record
+                spec = replace(spec, skipped={**spec.skipped, **unusable})
+    finally:
+        release_freed_memory()  # what the trial kept goes back before the next one
 
 
 def attempt(spec: TrialSpec) -> tuple[dict, dict | None]:
