@@ -12,6 +12,7 @@ import pytest
 
 from mirbench.report import csv_text, markdown, write_report
 from mirbench.report.values import fmt_record, name_problem, value_title
+from mirbench.report import xy
 from mirbench.report.xy import Point, plot_points
 from mirbench.results import ResultStore
 from mirbench.suite import SuiteError, load_suite
@@ -308,7 +309,8 @@ def test_plot_is_written_byte_stably_and_placed_after_the_results(tmp_path):
         "Published numbers: Paper.\n\n## accuracy against n_parameters\n\n"
         "A point is one variant: mean n_parameters and mean accuracy over its successful trials; a bar is ± one "
         "sample standard deviation of accuracy over its folds and seeds (drawn with two trials or more); "
-        "one line per system.\n\n![accuracy against n_parameters](values-plot.png)\n\n## Failed trials"
+        "one line per system, and a line of one variant also drawn as a dashed level across the figure.\n\n"
+        "![accuracy against n_parameters](values-plot.png)\n\n## Failed trials"
     )
     assert section in text
     assert text.index("## Results") < text.index("## accuracy against n_parameters") < text.index("## Training time")
@@ -324,6 +326,32 @@ def test_plot_options_change_the_figure_and_its_title(tmp_path):
     text = (tmp_path / "lin" / "values.md").read_text()
     assert "## Size and accuracy\n\nA point is one variant: mean n_parameters and mean accuracy over its successful " \
            "trials with system=CNN;" in text
+
+
+def drawn(monkeypatch, points, spec):
+    """The figure and title xy.draw hands to save (nothing written)."""
+    seen = {}
+    monkeypatch.setattr(xy, "save", lambda fig, path, title: seen.update(fig=fig, title=title) or path)
+    xy.draw(points, spec, None)
+    return seen["fig"], seen["title"]
+
+
+def test_a_baseline_of_one_point_is_a_dashed_level_and_axes_say_what_they_show(monkeypatch):
+    points = plot_points(RECORDS, "timings.fit_s", "accuracy", "system")  # CNN: two variants, MLP: one
+    fig, title = drawn(monkeypatch, points, dict(PLOT, x="timings.fit_s"))
+    ax = fig.axes[0]
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert [tuple(line.get_ydata()) for line in dashed] == [(points["MLP"][0].y, points["MLP"][0].y)]
+    assert ax.get_xlabel() == "fit seconds per trial, features excluded (timings.fit_s)"
+    assert ax.get_ylabel() == "accuracy" and title == "accuracy against timings.fit_s"
+
+
+def test_a_long_plot_title_is_wrapped_to_the_figure():
+    long = "Test accuracy against training time: each learned system at 1x, 4x and 16x its budget, beside MFCC and PMSC"
+    with pytest.MonkeyPatch.context() as mp:
+        _, title = drawn(mp, plot_points(RECORDS, "n_parameters", "accuracy", "system"), dict(PLOT, title=long))
+    assert title.replace("\n", " ") == long and all(len(line) <= xy.TITLE_WIDTH for line in title.split("\n"))
+    assert "\n" in title
 
 
 def test_no_plot_without_the_table_or_without_points(tmp_path):

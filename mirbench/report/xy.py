@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,22 @@ class Point:
     y: float
     y_std: float | None  # sample standard deviation of y; None with fewer than two trials
     n: int  # trials with a y value
+
+
+# What an axis shows, for the record values a reader cannot decode from the name alone (the name follows)
+AXIS_LABELS = {
+    "n_parameters": "parameters",
+    "timings.fit_s": "fit seconds per trial, features excluded",
+    "timings.predict_s": "predict seconds per trial, features excluded",
+    "timings.features_s": "feature seconds per trial (cache misses)",
+    "timings.total_s": "fit + predict seconds per trial",
+}
+TITLE_WIDTH = 80  # characters of a title line at the figure's width and font size
+
+
+def axis_label(name: str) -> str:
+    """An axis's label: what the value is and its name ("fit seconds per trial, ... (timings.fit_s)"), else the name."""
+    return f"{AXIS_LABELS[name]} ({name})" if name in AXIS_LABELS else name
 
 
 def plot_spec(suite: dict) -> dict | None:
@@ -65,7 +82,8 @@ def plot_points(records: list[dict], x: str, y: str, lines: str, where=()) -> di
 
 
 def draw(points: dict[str, list[Point]], spec: dict, path: Path) -> Path:
-    """Lines with markers, bars of ± one std of y, a log x axis when asked, grid lines and a legend."""
+    """Lines with markers, bars of ± one std of y, a log x axis when asked, grid lines and a legend; a line of one
+    point (a baseline without the swept parameter) is also a dashed level across the figure, to read the others by."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -75,6 +93,8 @@ def draw(points: dict[str, list[Point]], spec: dict, path: Path) -> Path:
     for i, (label, line) in enumerate(points.items()):
         color = f"C{i % 10}"
         ax.plot([p.x for p in line], [p.y for p in line], marker="o", color=color, label=label)
+        if len(line) == 1:
+            ax.axhline(line[0].y, color=color, linestyle="--", linewidth=1, alpha=0.6)
         bars = [p for p in line if p.y_std is not None]
         if bars:
             ax.errorbar([p.x for p in bars], [p.y for p in bars], yerr=[p.y_std for p in bars],
@@ -82,11 +102,11 @@ def draw(points: dict[str, list[Point]], spec: dict, path: Path) -> Path:
     if spec.get("log_x"):
         ax.set_xscale("log")
     ax.grid(True, which="major", alpha=0.4)
-    ax.set_xlabel(spec["x"], fontsize=9)
-    ax.set_ylabel(spec["y"], fontsize=9)
+    ax.set_xlabel(axis_label(spec["x"]), fontsize=9)
+    ax.set_ylabel(axis_label(spec["y"]), fontsize=9)
     ax.tick_params(labelsize=8)
     ax.legend(title=spec["lines"], fontsize=8, title_fontsize=8)
-    return save(fig, path, plot_title(spec))
+    return save(fig, path, textwrap.fill(plot_title(spec), TITLE_WIDTH))
 
 
 def plot_figure(suite: dict, records: list[dict], path: Path) -> Path | None:
@@ -108,6 +128,6 @@ def section(suite: dict, figure: str | None) -> str:
     caption = (
         f"A point is one variant: mean {x} and mean {y} over its successful trials{f' with {only}' if only else ''}; "
         f"a bar is ± one sample standard deviation of {y} over its folds and seeds (drawn with two trials or more); "
-        f"one line per {spec['lines']}."
+        f"one line per {spec['lines']}, and a line of one variant also drawn as a dashed level across the figure."
     )
     return f"## {title}\n\n{caption}\n\n![{title}]({figure})\n"
