@@ -309,7 +309,7 @@ def test_plot_is_written_byte_stably_and_placed_after_the_results(tmp_path):
         "Published numbers: Paper.\n\n## accuracy against n_parameters\n\n"
         "A point is one variant: mean n_parameters and mean accuracy over its successful trials; a bar is ± one "
         "sample standard deviation of accuracy over its folds and seeds (drawn with two trials or more); "
-        "one line per system, and a line of one variant also drawn as a dashed level across the figure.\n\n"
+        "one line per system, and a line of one variant also drawn as a dashed level.\n\n"
         "![accuracy against n_parameters](values-plot.png)\n\n## Failed trials"
     )
     assert section in text
@@ -326,6 +326,7 @@ def test_plot_options_change_the_figure_and_its_title(tmp_path):
     text = (tmp_path / "lin" / "values.md").read_text()
     assert "## Size and accuracy\n\nA point is one variant: mean n_parameters and mean accuracy over its successful " \
            "trials with system=CNN;" in text
+    assert "one line per system.\n" in text  # CNN alone: two variants, so no dashed level to explain
 
 
 def drawn(monkeypatch, points, spec):

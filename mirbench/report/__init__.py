@@ -64,7 +64,7 @@ def markdown(
         "" if tables.table_specs(suite) else sections.macro_coverage(records, Layout.from_suite(suite, records).metrics),
         sections.sources(all_published(suite)),
         deviations.markdown_section(suite, records),
-        xy.section(suite, plot),
+        xy.section(suite, records, plot),
         per_class.section(suite, records),
         significance.section(suite, records, Layout.from_suite(suite, records).metrics),
         sections.failures(records),

@@ -109,25 +109,32 @@ def draw(points: dict[str, list[Point]], spec: dict, path: Path) -> Path:
     return save(fig, path, textwrap.fill(plot_title(spec), TITLE_WIDTH))
 
 
+def suite_points(spec: dict, records: list[dict]) -> dict[str, list[Point]]:
+    """The points of the suite's `[report.plot]` `spec` over `records`."""
+    return plot_points(records, spec["x"], spec["y"], spec["lines"], where_items(spec.get("where", {})))
+
+
 def plot_figure(suite: dict, records: list[dict], path: Path) -> Path | None:
     """Draw the suite's `[report.plot]` to `path`; None when it has none or no variant has both values."""
     spec = plot_spec(suite)
     if not spec:
         return None
-    points = plot_points(records, spec["x"], spec["y"], spec["lines"], where_items(spec.get("where", {})))
+    points = suite_points(spec, records)
     return draw(points, spec, path) if points else None
 
 
-def section(suite: dict, figure: str | None) -> str:
-    """'## <title>': what a point and a bar are, then the figure (nothing when there is no figure)."""
+def section(suite: dict, records: list[dict], figure: str | None) -> str:
+    """'## <title>': what a point, a bar and (where there is one) a dashed level are, then the figure (nothing when
+    there is no figure)."""
     spec = plot_spec(suite)
     if not spec or not figure:
         return ""
+    level = any(len(line) == 1 for line in suite_points(spec, records).values())
     x, y, title = spec["x"], spec["y"], plot_title(spec)
     only = ", ".join(f"{k}={v}" for k, v in where_items(spec.get("where", {})))
     caption = (
         f"A point is one variant: mean {x} and mean {y} over its successful trials{f' with {only}' if only else ''}; "
         f"a bar is ± one sample standard deviation of {y} over its folds and seeds (drawn with two trials or more); "
-        f"one line per {spec['lines']}, and a line of one variant also drawn as a dashed level across the figure."
+        f"one line per {spec['lines']}{', and a line of one variant also drawn as a dashed level' if level else ''}."
     )
     return f"## {title}\n\n{caption}\n\n![{title}]({figure})\n"
