@@ -12,8 +12,13 @@ clip (idle machine), so a figure from one setup moved by a quarter with where it
 the best of `REPEATS` after `WARMUP` warm-ups gives `track_ms_per_clip`; the speed-up takes the best of 8
 rounds of 2 such units of each copy then 2 calls of librosa on one clip (`machine.interleaved_best_seconds`),
 librosa's BLAS held to the same thread count as torch (threadpoolctl): both timed units last 20-40 ms, so
-load from other processes reaches both alike. Version 4 timed one setup; version 3 timed one call of one clip
-(4 ms) against one of 8 (35 ms), whose minimum dodged other processes' time slices that long calls cannot.
+load from other processes reaches both alike. A unit holds the result of every call until it ends, as a
+consumer holds the features it asked for (version 6): version 5 dropped each result before the next call, so
+batch 1 wrote its 8 clips into one cache-warm buffer 8 times where batch 8 wrote 8 clips' worth once, and
+STFT's batch 8 (21 MB of 513 bins) looked 10-20 % slower per clip than batch 1 (1.44 against 1.18 ms at 2
+threads, no page faults either way); holding the results, batch 1 costs what batch 8 does. Version 4 timed one
+setup; version 3 timed one call of one clip (4 ms) against one of 8 (35 ms), whose minimum dodged other
+processes' time slices that long calls cannot.
 
 `NNAudioPeer` puts nnAudio's MelSpectrogram (the same STFT, Slaney filterbank
 and log(1 + C x)) beside LogMel at batch 8; it skips where nnAudio is not
@@ -54,7 +59,7 @@ def music(batch: int) -> np.ndarray:
 class Frontends:
     params = (list(FRONTENDS), [1, 8], THREADS)
     param_names = ("frontend", "batch", "threads")
-    version = 5  # 5: the best over LAYOUTS copies of the clips and the frontend (see the docstring)
+    version = 6  # 6: a unit holds every call's result; 5: the best over LAYOUTS copies (see the docstring)
     timeout = 300
     clips = 8
 
@@ -71,11 +76,10 @@ class Frontends:
         self.frontend = self.copies[0][1]
 
     @staticmethod
-    def _torch(calls, frontend):
-        """The 8 clips through our frontend in calls of `batch` clips."""
+    def _torch(calls, frontend) -> list:
+        """The 8 clips through our frontend in calls of `batch` clips, every call's result held to the end."""
         with torch.inference_mode():
-            for call in calls:
-                frontend(call)
+            return [frontend(call) for call in calls]
 
     def _units(self):
         return [functools.partial(self._torch, calls, frontend) for calls, frontend in self.copies]
