@@ -78,8 +78,10 @@ def test_a_lost_trial_is_recorded_as_failed_with_its_reason():
 
 class PairKiller(PriorSystem):
     """One event that kills two workers (the kernel's OOM killer taking one worker, then another): the first two
-    trials to run wait for each other, then one of them SIGKILLs the other's worker, and its own half a second
-    later. Once `marker`/killed exists, a trial behaves like PriorSystem."""
+    trials to run wait for each other, then one of them SIGKILLs the other's worker, and its own once Dask has moved
+    the other trial onto it (after a fixed half second, in one CI run, the other trial had not died twice: the
+    restarted worker was up by then, and work stealing can hand it over). Once `marker`/killed exists, a trial
+    behaves like PriorSystem."""
 
     def __init__(self, marker: str = "", random_state: int = 0):
         super().__init__(random_state=random_state)
@@ -99,10 +101,16 @@ class PairKiller(PriorSystem):
                 while time.monotonic() < deadline:  # the other one waits for it
                     time.sleep(0.05)
             else:
-                pids = [int(p.name.split("-")[1]) for p in folder.glob("running-*")]
-                for pid in sorted(pids, key=lambda p: p == os.getpid()):  # this process last
-                    os.kill(pid, signal.SIGKILL)
-                    time.sleep(0.5)
+                from distributed import get_worker
+
+                tasks = get_worker().state.tasks  # this trial's, and the other one once Dask moves it here
+                for pid in [int(p.name.split("-")[1]) for p in folder.glob("running-*")]:
+                    if pid != os.getpid():
+                        os.kill(pid, signal.SIGKILL)
+                moved_by = time.monotonic() + 20
+                while len(tasks) < 2 and time.monotonic() < moved_by:
+                    time.sleep(0.01)
+                os.kill(os.getpid(), signal.SIGKILL)
         return super().fit(train, valid)
 
 
@@ -116,6 +124,9 @@ def test_one_event_that_kills_two_workers_fails_no_trial(write_suite, tmp_path, 
     given_up = []  # trials Dask gave up on (KilledWorker): the branch that reruns them by themselves
     real_killed = mirbench.run.cluster.killed
     monkeypatch.setattr(mirbench.run.cluster, "killed", lambda exc: given_up.append(exc) or real_killed(exc))
+    # no work stealing: it would hand the moved trial to the restarted worker before its second death
+    config = {**mirbench.run.cluster.SCHEDULER_CONFIG, "distributed.scheduler.work-stealing": False}
+    monkeypatch.setattr(mirbench.run.cluster, "SCHEDULER_CONFIG", config)
     marker = tmp_path / "marker"
     marker.mkdir()
     text = synthetic_suite(f'[[systems]]\nname = "test.pairkill"\nparams = {{ marker = "{marker}" }}')
