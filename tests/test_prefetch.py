@@ -18,11 +18,16 @@ def prefetch_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "mirbench-prefetch"]
 
 
-def no_prefetch_thread_within(seconds: float = 10.0) -> bool:
+def within(seconds: float, condition) -> bool:
+    """Whether `condition()` holds within `seconds` (polled; a loaded machine may run a thread late)."""
     deadline = time.monotonic() + seconds
-    while prefetch_threads() and time.monotonic() < deadline:
+    while not condition() and time.monotonic() < deadline:
         time.sleep(0.01)
-    return not prefetch_threads()
+    return condition()
+
+
+def no_prefetch_thread_within(seconds: float = 10.0) -> bool:
+    return within(seconds, lambda: not prefetch_threads())
 
 
 def clips(raw: bool) -> list[np.ndarray]:
@@ -133,9 +138,7 @@ def test_it_draws_at_most_two_batches_ahead():
     feed = Prefetcher(lambda out: (out, np.zeros(1)), (1, 1), "cpu")
     try:
         for consumed in range(4):
-            deadline = time.monotonic() + 30  # a loaded machine may start the thread late: wait for two ahead
-            while feed.drawn < consumed + 2 and time.monotonic() < deadline:
-                time.sleep(0.01)
+            within(30, lambda: feed.drawn >= consumed + 2)  # two ahead, however late the thread starts
             time.sleep(0.3)  # then ample time to run further ahead if it could
             assert feed.drawn == consumed + 2
             next(feed)
